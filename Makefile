@@ -1,0 +1,45 @@
+# The two entry points of the README: `make run` and `make test`. Each one
+# installs what is missing (tools/install-deps.sh), builds, and runs.
+BUILD ?= build
+PORT ?= 6379
+PYTEST ?= /usr/bin/python3 -m pytest
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build run test unit integration sanitize clean format bench
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory -s
+
+run: build
+	$(BUILD)/keyraft-server --port $(PORT)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+integration: build
+	KEYRAFT_SERVER=$(abspath $(BUILD))/keyraft-server $(PYTEST) -q tests/integration
+
+test: unit integration
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize:
+	@tools/install-deps.sh
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKR_SANITIZE=address,undefined >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+	KEYRAFT_SERVER=$(abspath build-asan)/keyraft-server $(PYTEST) -q tests/integration
+
+bench: build
+	tools/bench.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,106 @@
+/* Key access with expiry semantics (see db.h). */
+#include "node/db.h"
+
+#include "node/server.h"
+#include "storage/keyspace.h"
+
+struct keyspace *db_current(struct exec_ctx *ctx) {
+    return server_db(ctx->dbid);
+}
+
+struct kv *db_peek(struct exec_ctx *ctx, const char *key, size_t len) {
+    struct keyspace *ks = server_db_if_exists(ctx->dbid);
+    if (ks == NULL)
+        return NULL;
+    struct kv *kv = keyspace_find(ks, key, len);
+    if (kv == NULL || db_is_expired(kv, ctx->now_ms))
+        return NULL;
+    return kv;
+}
+
+struct kv *db_lookup_read(struct exec_ctx *ctx, const char *key, size_t len) {
+    struct kv *kv = db_peek(ctx, key, len);
+    if (kv == NULL) {
+        server.stats.keyspace_misses++;
+        return NULL;
+    }
+    server.stats.keyspace_hits++;
+    kv->lru = server.lru_clock;
+    return kv;
+}
+
+struct kv *db_lookup_write(struct exec_ctx *ctx, const char *key, size_t len) {
+    struct keyspace *ks = server_db_if_exists(ctx->dbid);
+    if (ks == NULL)
+        return NULL;
+    struct kv *kv = keyspace_find(ks, key, len);
+    if (kv == NULL)
+        return NULL;
+    if (db_is_expired(kv, ctx->now_ms)) {
+        kv_free(keyspace_remove(ks, key, len));
+        server.stats.expired_keys++;
+        return NULL;
+    }
+    kv->lru = server.lru_clock;
+    return kv;
+}
+
+static void reply_oom(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+}
+
+bool db_set(struct exec_ctx *ctx, struct kv *kv) {
+    struct keyspace *ks = db_current(ctx);
+    if (ks == NULL) {
+        kv_free(kv);
+        reply_oom(ctx);
+        return false;
+    }
+    kv->lru = server.lru_clock;
+    struct kv *old = keyspace_find(ks, kv_key(kv), kv->keylen);
+    int rc = old ? keyspace_replace(ks, old, kv) : keyspace_add(ks, kv);
+    if (rc != 0) {
+        kv_free(kv);
+        reply_oom(ctx);
+        return false;
+    }
+    kv_free(old);
+    db_touch_modified(ctx, kv_key(kv), kv->keylen);
+    return true;
+}
+
+bool db_replace(struct exec_ctx *ctx, struct kv *old, struct kv *repl, bool shell_only) {
+    struct keyspace *ks = db_current(ctx);
+    if (keyspace_replace(ks, old, repl) != 0) {
+        reply_oom(ctx);
+        return false;
+    }
+    if (shell_only)
+        kv_free_shell(old);
+    else
+        kv_free(old);
+    db_touch_modified(ctx, kv_key(repl), repl->keylen);
+    return true;
+}
+
+bool db_delete(struct exec_ctx *ctx, const char *key, size_t len) {
+    struct keyspace *ks = server_db_if_exists(ctx->dbid);
+    if (ks == NULL)
+        return false;
+    struct kv *kv = keyspace_remove(ks, key, len);
+    if (kv == NULL)
+        return false;
+    bool live = !db_is_expired(kv, ctx->now_ms);
+    kv_free(kv);
+    if (live)
+        db_touch_modified(ctx, key, len);
+    else
+        server.stats.expired_keys++;
+    return live;
+}
+
+void db_touch_modified(struct exec_ctx *ctx, const char *key, size_t len) {
+    (void)key;
+    (void)len;
+    ctx->dirty++;
+}

@@ -1,0 +1,126 @@
+/* Command dispatch (see dispatch.h). The order of checks follows Redis 7.0's
+ * processCommand: lookup, arity, authentication, then execution. */
+#include "node/dispatch.h"
+
+#include "node/client.h"
+#include "node/command.h"
+#include "node/exec.h"
+#include "node/propose.h"
+#include "node/server.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+bool dispatch_is_authenticated(const struct client *c) {
+    return (c->flags & CLIENT_AUTHENTICATED) || cfg.requirepass == NULL ||
+           cfg.requirepass[0] == '\0';
+}
+
+void dispatch_client_connected(struct client *c) {
+    (void)c;
+}
+
+void dispatch_client_closed(struct client *c) {
+    (void)c;
+}
+
+static void reject(struct client *c, struct command *cmd, const char *msg) {
+    resp_add_error(&c->out, msg);
+    server.stats.total_error_replies++;
+    if (cmd != NULL)
+        cmd->stats.rejected_calls++;
+}
+
+/* Redis 7.0: "unknown command 'x', with args beginning with: 'a' 'b' ". */
+static void reject_unknown(struct client *c, int argc, char **argv, size_t *argvlen) {
+    char args[160] = "";
+    size_t used = 0;
+    for (int i = 1; i < argc && used < 128; i++) {
+        int room = 128 - (int)used;
+        int n = snprintf(args + used, sizeof(args) - used, "'%.*s' ",
+                         (int)(argvlen[i] < (size_t)room ? argvlen[i] : (size_t)room), argv[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+        if (used >= sizeof(args))
+            used = sizeof(args) - 1;
+    }
+    char msg[512];
+    snprintf(msg, sizeof(msg), "ERR unknown command '%.*s', with args beginning with: %s",
+             (int)(argvlen[0] < 128 ? argvlen[0] : 128), argv[0], args);
+    reject(c, NULL, msg);
+}
+
+static void reject_unknown_subcommand(struct client *c, struct command *parent, char *sub,
+                                      size_t sublen) {
+    char upper[64];
+    size_t n = strlen(parent->name);
+    for (size_t i = 0; i < n && i < sizeof(upper) - 1; i++)
+        upper[i] = (char)toupper((unsigned char)parent->name[i]);
+    upper[n < sizeof(upper) - 1 ? n : sizeof(upper) - 1] = '\0';
+    char msg[512];
+    snprintf(msg, sizeof(msg), "ERR unknown subcommand '%.*s'. Try %s HELP.",
+             (int)(sublen < 128 ? sublen : 128), sub, upper);
+    reject(c, parent, msg);
+}
+
+void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) {
+    struct command *cmd = command_lookup(argv[0], argvlen[0]);
+    if (cmd == NULL) {
+        reject_unknown(c, argc, argv, argvlen);
+        return;
+    }
+    if (cmd->subcommands != NULL && argc >= 2) {
+        struct command *sub = command_lookup_sub(cmd, argv[1], argvlen[1]);
+        if (sub == NULL) {
+            reject_unknown_subcommand(c, cmd, argv[1], argvlen[1]);
+            return;
+        }
+        cmd = sub;
+    }
+    if (!command_arity_ok(cmd, argc)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command",
+                 cmd->fullname);
+        reject(c, cmd, msg);
+        return;
+    }
+    if (!(cmd->flags & CMD_NO_AUTH) && !dispatch_is_authenticated(c)) {
+        reject(c, cmd, "NOAUTH Authentication required.");
+        return;
+    }
+
+    struct exec_ctx ctx = {
+        .client = c,
+        .out = c->reply_mode == REPLY_ON ? &c->out : &c->sink,
+        .cmd = cmd,
+        .argc = argc,
+        .argv = argv,
+        .argvlen = argvlen,
+        .dbid = c->db,
+    };
+    unsigned long long errors_before = ctx.out->error_count;
+    uint64_t start_us = server_monotonic_us();
+    if (cmd->flags & CMD_WRITE) {
+        propose_write(&ctx);
+    } else {
+        ctx.now_ms = server_now_ms();
+        exec_run(&ctx);
+    }
+    uint64_t duration_us = server_monotonic_us() - start_us;
+
+    cmd->stats.calls++;
+    cmd->stats.usec += duration_us;
+    if (ctx.out->error_count != errors_before) {
+        cmd->stats.failed_calls++;
+        server.stats.total_error_replies += ctx.out->error_count - errors_before;
+    }
+    server.stats.commands_processed++;
+    c->last_cmd = cmd;
+    /* CLIENT REPLY SKIP silences exactly the next command. */
+    if (c->reply_mode == REPLY_SKIP_THIS)
+        c->reply_mode = REPLY_ON;
+    else if (c->reply_mode == REPLY_SKIP_NEXT)
+        c->reply_mode = REPLY_SKIP_THIS;
+}

@@ -1,0 +1,43 @@
+/* Command execution helpers (see exec.h). */
+#include "node/exec.h"
+
+#include "node/command.h"
+#include "node/server.h"
+#include "storage/object.h"
+
+#include <strings.h>
+#include <string.h>
+
+void exec_run(struct exec_ctx *ctx) {
+    ctx->cmd->handler(ctx);
+    server.dirty += ctx->dirty;
+}
+
+void exec_reply_syntax_error(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "ERR syntax error");
+}
+
+void exec_reply_wrongtype(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "WRONGTYPE Operation against a key holding the wrong kind of value");
+}
+
+void exec_reply_not_integer(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "ERR value is not an integer or out of range");
+}
+
+void exec_reply_ok(struct exec_ctx *ctx) {
+    resp_add_raw(ctx->out, "+OK\r\n", 5);
+}
+
+bool exec_arg_ll(struct exec_ctx *ctx, int i, long long *out) {
+    if (!obj_parse_ll(ctx->argv[i], ctx->argvlen[i], out)) {
+        exec_reply_not_integer(ctx);
+        return false;
+    }
+    return true;
+}
+
+bool exec_arg_is(const struct exec_ctx *ctx, int i, const char *word) {
+    size_t len = strlen(word);
+    return ctx->argvlen[i] == len && strncasecmp(ctx->argv[i], word, len) == 0;
+}

@@ -1,0 +1,194 @@
+/* Keyspace records (see object.h). Owns the record layout and string value
+ * encodings; collections belong to their own files and register their
+ * destructors here so this file needs no knowledge of them. */
+#include "storage/object.h"
+
+#include "storage/mem.h"
+
+#include <limits.h>
+#include <stdio.h>
+
+static obj_free_fn free_fns[16];
+static obj_size_fn size_fns[16];
+
+void obj_register_free(enum obj_type type, obj_free_fn fn) {
+    free_fns[type] = fn;
+}
+
+void obj_register_size(enum obj_type type, obj_size_fn fn) {
+    size_fns[type] = fn;
+}
+
+const char *kv_key_of(const void *elem, size_t *len) {
+    const struct kv *kv = elem;
+    *len = kv->keylen;
+    return kv_key(kv);
+}
+
+bool obj_parse_ll(const char *s, size_t len, long long *out) {
+    if (len == 0 || len > 20)
+        return false;
+    size_t i = 0;
+    bool negative = false;
+    if (s[0] == '-') {
+        negative = true;
+        if (++i == len)
+            return false;
+    }
+    if (s[i] == '0') {
+        if (len == 1) {
+            *out = 0;
+            return true;
+        }
+        return false;
+    }
+    unsigned long long v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned digit = (unsigned)(s[i] - '0');
+        if (v > (ULLONG_MAX - digit) / 10)
+            return false;
+        v = v * 10 + digit;
+    }
+    if (negative) {
+        if (v > (unsigned long long)LLONG_MAX + 1)
+            return false;
+        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+        return true;
+    }
+    if (v > (unsigned long long)LLONG_MAX)
+        return false;
+    *out = (long long)v;
+    return true;
+}
+
+static struct kv *alloc_record(const char *key, size_t keylen, size_t extra, int64_t expire_ms) {
+    size_t head = expire_ms >= 0 ? 8 : 0;
+    struct kv *kv = mem_alloc(sizeof(*kv) + head + keylen + extra);
+    if (kv == NULL)
+        return NULL;
+    memset(kv, 0, sizeof(*kv));
+    kv->keylen = keylen & 0x3fffffff; /* keys are at most proto-max-bulk-len (512 MB) */
+    kv->has_expire = expire_ms >= 0;
+    if (kv->has_expire)
+        memcpy(kv->data, &expire_ms, 8);
+    memcpy(kv->data + head, key, keylen);
+    return kv;
+}
+
+struct kv *kv_new_int(const char *key, size_t keylen, long long v, int64_t expire_ms) {
+    struct kv *kv = alloc_record(key, keylen, 0, expire_ms);
+    if (kv == NULL)
+        return NULL;
+    kv->type = OBJ_STRING;
+    kv->encoding = OBJ_ENC_INT;
+    kv->v.ll = v;
+    return kv;
+}
+
+struct kv *kv_new_string(const char *key, size_t keylen, const char *val, size_t vallen,
+                         int64_t expire_ms) {
+    long long ll;
+    if (vallen <= 20 && obj_parse_ll(val, vallen, &ll))
+        return kv_new_int(key, keylen, ll, expire_ms);
+    if (vallen <= OBJ_EMBSTR_MAX) {
+        struct kv *kv = alloc_record(key, keylen, vallen, expire_ms);
+        if (kv == NULL)
+            return NULL;
+        kv->type = OBJ_STRING;
+        kv->encoding = OBJ_ENC_EMBSTR;
+        kv->v.embstr_len = vallen;
+        memcpy((char *)kv_key(kv) + keylen, val, vallen);
+        return kv;
+    }
+    struct raw_string *raw = mem_alloc(sizeof(*raw) + vallen);
+    if (raw == NULL)
+        return NULL;
+    raw->len = raw->cap = vallen;
+    memcpy(raw->data, val, vallen);
+    struct kv *kv = kv_new_ptr(key, keylen, OBJ_STRING, OBJ_ENC_RAW, raw, expire_ms);
+    if (kv == NULL)
+        mem_free(raw);
+    return kv;
+}
+
+struct kv *kv_new_ptr(const char *key, size_t keylen, enum obj_type type, enum obj_encoding enc,
+                      void *ptr, int64_t expire_ms) {
+    struct kv *kv = alloc_record(key, keylen, 0, expire_ms);
+    if (kv == NULL)
+        return NULL;
+    kv->type = type;
+    kv->encoding = enc;
+    kv->v.ptr = ptr;
+    return kv;
+}
+
+static size_t embedded_len(const struct kv *kv) {
+    return kv->encoding == OBJ_ENC_EMBSTR ? kv->v.embstr_len : 0;
+}
+
+static struct kv *copy_record(const struct kv *kv, const char *key, size_t keylen,
+                              int64_t expire_ms) {
+    size_t emb = embedded_len(kv);
+    struct kv *copy = alloc_record(key, keylen, emb, expire_ms);
+    if (copy == NULL)
+        return NULL;
+    copy->v = kv->v;
+    copy->lru = kv->lru;
+    copy->type = kv->type;
+    copy->encoding = kv->encoding;
+    memcpy((char *)kv_key(copy) + keylen, kv_key(kv) + kv->keylen, emb);
+    return copy;
+}
+
+struct kv *kv_with_expire(const struct kv *kv, int64_t expire_ms) {
+    return copy_record(kv, kv_key(kv), kv->keylen, expire_ms);
+}
+
+struct kv *kv_rename(const struct kv *kv, const char *key, size_t keylen) {
+    return copy_record(kv, key, keylen, kv_expire(kv));
+}
+
+void kv_free_shell(struct kv *kv) {
+    mem_free(kv);
+}
+
+void kv_free(struct kv *kv) {
+    if (kv == NULL)
+        return;
+    if (kv->type == OBJ_STRING) {
+        if (kv->encoding == OBJ_ENC_RAW)
+            mem_free(kv->v.ptr);
+    } else if (free_fns[kv->type] != NULL) {
+        free_fns[kv->type](kv);
+    }
+    mem_free(kv);
+}
+
+size_t kv_mem_bytes(const struct kv *kv) {
+    size_t bytes = mem_usable(kv);
+    if (kv->type == OBJ_STRING) {
+        if (kv->encoding == OBJ_ENC_RAW)
+            bytes += mem_usable(kv->v.ptr);
+    } else if (size_fns[kv->type] != NULL) {
+        bytes += size_fns[kv->type](kv);
+    }
+    return bytes;
+}
+
+const char *kv_string(const struct kv *kv, char *buf, size_t *len) {
+    switch (kv->encoding) {
+    case OBJ_ENC_INT:
+        *len = (size_t)snprintf(buf, 21, "%lld", kv->v.ll);
+        return buf;
+    case OBJ_ENC_EMBSTR:
+        *len = kv->v.embstr_len;
+        return kv_key(kv) + kv->keylen;
+    default: {
+        const struct raw_string *raw = kv->v.ptr;
+        *len = raw->len;
+        return raw->data;
+    }
+    }
+}

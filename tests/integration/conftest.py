@@ -1,0 +1,62 @@
+"""Fixtures: a keyraft server, the reference redis-server 7.0, and `same`,
+which runs commands on both and asserts identical replies."""
+import pytest
+import redis
+
+from harness import KEYRAFT, REDIS, Server, run_command
+
+
+@pytest.fixture
+def server():
+    s = Server(KEYRAFT).start()
+    yield s
+    s.cleanup()
+
+
+@pytest.fixture
+def r(server):
+    client = server.client()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def reference():
+    s = Server(REDIS, args=["--appendonly", "no"]).start()
+    yield s
+    s.cleanup()
+
+
+class SideBySide:
+    """One connection to keyraft and one to redis-server 7.0 (RESP2 or RESP3)."""
+
+    def __init__(self, ours, ref, protocol=2):
+        self.conns = []
+        for port in (ours.port, ref.port):
+            c = redis.Connection(port=port, socket_timeout=10, protocol=protocol) \
+                if protocol == 3 else redis.Connection(port=port, socket_timeout=10)
+            c.connect()
+            self.conns.append(c)
+        run_command(self.conns[1], "FLUSHALL")
+
+    def __call__(self, *args):
+        """Runs args on both; asserts equal replies; returns keyraft's."""
+        ours = run_command(self.conns[0], *args)
+        theirs = run_command(self.conns[1], *args)
+        assert ours == theirs, f"{args!r}: keyraft {ours!r} != redis {theirs!r}"
+        return ours
+
+    def both(self, *args):
+        """Runs args on both without comparing (set-up steps)."""
+        return [run_command(c, *args) for c in self.conns]
+
+    def close(self):
+        for c in self.conns:
+            c.disconnect()
+
+
+@pytest.fixture
+def same(server, reference):
+    s = SideBySide(server, reference)
+    yield s
+    s.close()

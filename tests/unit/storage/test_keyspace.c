@@ -1,0 +1,85 @@
+/* keyslot and keyspace: the cluster spec's slot values, per-slot counts,
+ * scan, random picks and the expiry index. */
+#include "storage/keyslot.h"
+#include "storage/keyspace.h"
+#include "storage/mem.h"
+#include "tests/unit/lib/test.h"
+
+TEST(keyslot_matches_cluster_spec) {
+    /* Values from redis-cli CLUSTER KEYSLOT against Redis 7.0. */
+    CHECK_EQ_INT(keyslot_of("foo", 3), 12182);
+    CHECK_EQ_INT(keyslot_of("a", 1), 15495);
+    CHECK_EQ_INT(keyslot_of("{user1000}.following", 20), keyslot_of("user1000", 8));
+    CHECK_EQ_INT(keyslot_of("foo{}{bar}", 10), keyslot_of("foo{}{bar}", 10));
+    CHECK_EQ_INT(keyslot_of("foo{}{bar}", 10), 8363);
+    CHECK_EQ_INT(keyslot_of("foo{{bar}}zap", 13), keyslot_of("{bar", 4));
+    CHECK_EQ_INT(keyslot_crc16("123456789", 9), 0x31C3);
+}
+
+struct counter {
+    size_t n;
+};
+
+static void count_kv(struct kv *kv, void *arg) {
+    (void)kv;
+    ((struct counter *)arg)->n++;
+}
+
+TEST(keyspace_add_find_remove_scan) {
+    size_t before = mem_used();
+    struct keyspace *ks = keyspace_new();
+    CHECK(ks != NULL);
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        size_t len = (size_t)snprintf(key, sizeof(key), "key:%d", i);
+        struct kv *kv = kv_new_string(key, len, "v", 1, i % 2 ? 1000 + i : -1);
+        CHECK_EQ_INT(keyspace_add(ks, kv), 0);
+    }
+    CHECK_EQ_INT(keyspace_size(ks), 5000);
+    CHECK_EQ_INT(keyspace_expires_size(ks), 2500);
+    CHECK_EQ_INT(keyspace_slot_size(ks, keyslot_of("key:7", 5)) >= 1, 1);
+
+    struct counter c = {0};
+    uint64_t cursor = 0;
+    do {
+        cursor = keyspace_scan(ks, cursor, count_kv, &c);
+    } while (cursor != 0);
+    CHECK_EQ_INT(c.n, 5000);
+
+    for (uint64_t r = 0; r < 100; r++)
+        CHECK(keyspace_random(ks, r * 7919) != NULL);
+    struct kv *e = keyspace_random_expiring(ks, 12345);
+    CHECK(e != NULL && e->has_expire);
+
+    struct kv *kv = keyspace_find(ks, "key:1", 5);
+    CHECK(kv != NULL && kv_expire(kv) == 1001);
+    struct kv *persisted = kv_with_expire(kv, -1);
+    CHECK_EQ_INT(keyspace_replace(ks, kv, persisted), 0);
+    kv_free_shell(kv);
+    CHECK_EQ_INT(keyspace_expires_size(ks), 2499);
+
+    kv_free(keyspace_remove(ks, "key:2", 5));
+    CHECK(keyspace_find(ks, "key:2", 5) == NULL);
+    CHECK_EQ_INT(keyspace_size(ks), 4999);
+    keyspace_free(ks);
+    CHECK_EQ_INT(mem_used(), before);
+}
+
+TEST(string_encodings) {
+    char buf[24];
+    size_t len;
+    struct kv *a = kv_new_string("k", 1, "12345", 5, -1);
+    CHECK_EQ_INT(a->encoding, OBJ_ENC_INT);
+    const char *s = kv_string(a, buf, &len);
+    CHECK_MEM(s, len, "12345");
+    struct kv *b = kv_new_string("k", 1, "012", 3, -1);
+    CHECK_EQ_INT(b->encoding, OBJ_ENC_EMBSTR);
+    char big[100];
+    memset(big, 'x', sizeof(big));
+    struct kv *c = kv_new_string("k", 1, big, sizeof(big), 5);
+    CHECK_EQ_INT(c->encoding, OBJ_ENC_RAW);
+    CHECK(kv_string(c, buf, &len) != NULL && len == 100);
+    kv_free(a);
+    kv_free(b);
+    kv_free(c);
+}
