@@ -100,13 +100,26 @@ class Server:
             self.proc.kill()
             return self.proc.wait(timeout)
 
+    def sanitizer_report(self):
+        """The first AddressSanitizer/UBSan/LeakSanitizer report in the log, or None."""
+        text = self.read_log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            at = text.find(marker)
+            if at >= 0:
+                return text[max(0, at - 200):at + 3000]
+        return None
+
     def cleanup(self):
+        """Stops the server (gracefully, so sanitizers can report), removes its
+        files, and raises if a sanitizer reported anything."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+            self.stop(signal.SIGTERM, timeout=10)
         if hasattr(self, "log"):
             self.log.close()
+        report = self.sanitizer_report() if os.path.exists(self.log_path) else None
         shutil.rmtree(self.dir, ignore_errors=True)
+        if report:
+            raise AssertionError(f"sanitizer report from {self.binary}:\n{report}")
 
 
 class RawConnection:
