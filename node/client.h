@@ -15,6 +15,7 @@
 #include <uv.h>
 
 struct command;
+struct parked;
 
 enum client_flag {
     CLIENT_CLOSE_AFTER_REPLY = 1 << 0, /* send what is buffered, then close */
@@ -60,6 +61,7 @@ struct client {
     int64_t last_interaction_ms;
     const struct command *last_cmd;
     char *lib_name, *lib_ver; /* CLIENT SETINFO */
+    struct parked *blocked;   /* the parked command while CLIENT_BLOCKED (blocking.c) */
 };
 
 /* Accepts a pending connection on 'listener'. */

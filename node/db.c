@@ -1,6 +1,7 @@
 /* Key access with expiry semantics (see db.h). */
 #include "node/db.h"
 
+#include "node/blocking.h"
 #include "node/server.h"
 #include "storage/keyspace.h"
 
@@ -100,7 +101,6 @@ bool db_delete(struct exec_ctx *ctx, const char *key, size_t len) {
 }
 
 void db_touch_modified(struct exec_ctx *ctx, const char *key, size_t len) {
-    (void)key;
-    (void)len;
     ctx->dirty++;
+    blocking_signal_key(ctx->dbid, key, len);
 }

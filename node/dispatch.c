@@ -2,6 +2,7 @@
  * processCommand: lookup, arity, authentication, then execution. */
 #include "node/dispatch.h"
 
+#include "node/blocking.h"
 #include "node/client.h"
 #include "node/command.h"
 #include "node/exec.h"
@@ -22,7 +23,7 @@ void dispatch_client_connected(struct client *c) {
 }
 
 void dispatch_client_closed(struct client *c) {
-    (void)c;
+    blocking_unblock(c, false);
 }
 
 static void reject(struct client *c, struct command *cmd, const char *msg) {
@@ -123,4 +124,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         c->reply_mode = REPLY_ON;
     else if (c->reply_mode == REPLY_SKIP_NEXT)
         c->reply_mode = REPLY_SKIP_THIS;
+    /* Keys this command filled may wake clients blocked on them (Redis does
+     * the same right after each command). */
+    blocking_serve_ready();
 }
