@@ -9,10 +9,9 @@
  *
  * A listpack is a plain 'unsigned char *' buffer owned by the caller (free
  * with lp_free). Functions that change it take 'unsigned char **lpp' because
- * the buffer may move; on failure (STORAGE_ENOMEM) the listpack is left
- * unchanged. Positions are pointers to entries inside the buffer: any change
- * to the listpack invalidates every position the caller holds, except those
- * a mutating function hands back.
+ * the buffer may move; on failure the listpack is left unchanged. Positions are pointers to entries
+ * inside the buffer: any change to the listpack invalidates every position the caller holds, except
+ * those a mutating function hands back.
  *
  * Format (all integers little-endian):
  *   header:  u32 total bytes, u32 entry count
@@ -74,7 +73,8 @@ unsigned char *lp_find(const unsigned char *lp, const unsigned char *p, const ch
                        size_t skip);
 
 /* ---- Changing ----
- * All return 0 or STORAGE_ENOMEM (listpack unchanged on failure). */
+ * All return 0, STORAGE_ENOMEM, or STORAGE_ERANGE when the listpack would
+ * outgrow its 32-bit size field; on failure the listpack is unchanged. */
 
 /* Inserts the bytes 's'/'len' before position 'p' ('p' == NULL appends).
  * If 'newp' is not NULL it receives the position of the new entry. */
