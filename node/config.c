@@ -77,6 +77,7 @@ const struct config_directive config_table[] = {
     S("appendfilename", appendfilename, "appendonly.aof", CONFIG_IMMUTABLE),
     I("slowlog-log-slower-than", slowlog_log_slower_than, -1, LLONG_MAX, "10000", 0),
     I("slowlog-max-len", slowlog_max_len, 0, LONG_MAX, "128", 0),
+    M("hll-sparse-max-bytes", hll_sparse_max_bytes, 0, LONG_MAX, "3000", 0),
     I("latency-monitor-threshold", latency_monitor_threshold, 0, LLONG_MAX, "0", 0),
     B("cluster-enabled", cluster_enabled, "no", CONFIG_IMMUTABLE),
     S("cluster-config-file", cluster_config_file, "nodes.conf", CONFIG_IMMUTABLE),

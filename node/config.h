@@ -59,6 +59,7 @@ struct config {
     /* logs of slow things */
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
+    long long hll_sparse_max_bytes;
     long long latency_monitor_threshold;
     /* cluster */
     bool cluster_enabled;
