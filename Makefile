@@ -5,7 +5,7 @@ PORT ?= 6379
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit integration sanitize clean format bench
+.PHONY: all deps build run test unit integration fuzz sanitize clean format bench
 
 all: build
 
@@ -25,7 +25,15 @@ unit: build
 integration: build
 	KEYRAFT_SERVER=$(abspath $(BUILD))/keyraft-server $(PYTEST) -q tests/integration
 
-test: unit integration
+test: unit integration fuzz
+
+# libFuzzer targets, briefly (KR_FUZZ_SECONDS each), in their own clang build.
+FUZZ_SECONDS ?= 20
+fuzz: deps
+	@cmake -S . -B build-fuzz -DKR_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+		-DKR_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_resp -- --no-print-directory -s
+	cd build-fuzz && ctest --output-on-failure -R '^fuzz_'
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize:
@@ -42,4 +50,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

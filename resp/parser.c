@@ -112,13 +112,24 @@ static int proto_error(struct resp_parser *p, const char *msg) {
     return RESP_EPROTO;
 }
 
+/* Finds the first 'c' in 's' the way Redis 7.0 does, with strchr() on its
+ * NUL-terminated query buffer: a NUL byte before it hides it, so the request
+ * stays incomplete until the line limit is hit. Returns NULL if hidden or
+ * absent. */
+static const char *find_line_end(const char *s, size_t len, char c) {
+    const char *end = memchr(s, c, len);
+    if (end != NULL && memchr(s, '\0', (size_t)(end - s)) != NULL)
+        return NULL;
+    return end;
+}
+
 /* Reads a "<prefix><number>\r\n" line at p->pos. Returns RESP_OK and advances
  * p->pos, RESP_AGAIN, or RESP_EPROTO (with 'toobig' when no CR in sight). */
 static int read_length_line(struct resp_parser *p, const char *buf, size_t len, long long *out,
                             const char *toobig, const char *invalid) {
     const char *start = buf + p->pos + 1;
     size_t avail = len - p->pos - 1;
-    const char *cr = memchr(start, '\r', avail);
+    const char *cr = find_line_end(start, avail, '\r');
     if (cr == NULL) {
         if (len - p->pos > RESP_INLINE_MAX_SIZE)
             return proto_error(p, toobig);
@@ -285,7 +296,7 @@ int resp_split_inline(char *line, size_t len, char **argv, size_t *argvlen, int 
 }
 
 static int parse_inline(struct resp_parser *p, char *buf, size_t len) {
-    char *nl = memchr(buf, '\n', len);
+    char *nl = (char *)find_line_end(buf, len, '\n');
     if (nl == NULL) {
         if (len > RESP_INLINE_MAX_SIZE)
             return proto_error(p, "too big inline request");

@@ -9,7 +9,9 @@
  *
  * Both request forms Redis accepts are handled: multibulk (`*N\r\n$L\r\n...`)
  * and inline (`SET a b\n`, for telnet). Errors carry Redis 7.0's exact text
- * after "Protocol error: ". */
+ * after "Protocol error: ". As in Redis 7.0, which looks for line ends with
+ * strchr(), a NUL byte before a line's end hides that end: the request stays
+ * incomplete until it exceeds RESP_INLINE_MAX_SIZE. */
 #ifndef KR_RESP_PARSER_H
 #define KR_RESP_PARSER_H
 
@@ -42,11 +44,11 @@ struct resp_parser {
     int argc;
     char **argv;
     size_t *argvlen;
-    size_t consumed;     /* bytes of the buffer that made up this command */
-    const char *errmsg;  /* after RESP_EPROTO: text following "Protocol error: " */
+    size_t consumed;    /* bytes of the buffer that made up this command */
+    const char *errmsg; /* after RESP_EPROTO: text following "Protocol error: " */
     /* public settings, set before parsing */
-    long long max_bulk_len;  /* proto-max-bulk-len */
-    bool is_authenticated;   /* false applies the unauthenticated limits */
+    long long max_bulk_len; /* proto-max-bulk-len */
+    bool is_authenticated;  /* false applies the unauthenticated limits */
     /* private */
     size_t pos;
     long long multibulk_left;
