@@ -10,6 +10,7 @@
 
 static obj_free_fn free_fns[16];
 static obj_size_fn size_fns[16];
+static obj_dup_fn dup_fns[16];
 
 void obj_register_free(enum obj_type type, obj_free_fn fn) {
     free_fns[type] = fn;
@@ -17,6 +18,55 @@ void obj_register_free(enum obj_type type, obj_free_fn fn) {
 
 void obj_register_size(enum obj_type type, obj_size_fn fn) {
     size_fns[type] = fn;
+}
+
+void obj_register_dup(enum obj_type type, obj_dup_fn fn) {
+    dup_fns[type] = fn;
+}
+
+const char *obj_type_name(unsigned type) {
+    switch (type) {
+    case OBJ_STRING:
+        return "string";
+    case OBJ_LIST:
+        return "list";
+    case OBJ_SET:
+        return "set";
+    case OBJ_ZSET:
+        return "zset";
+    case OBJ_HASH:
+        return "hash";
+    case OBJ_STREAM:
+        return "stream";
+    default:
+        return "unknown";
+    }
+}
+
+/* Redis 7.0 strEncoding(). */
+const char *obj_encoding_name(unsigned encoding) {
+    switch (encoding) {
+    case OBJ_ENC_RAW:
+        return "raw";
+    case OBJ_ENC_INT:
+        return "int";
+    case OBJ_ENC_HT:
+        return "hashtable";
+    case OBJ_ENC_INTSET:
+        return "intset";
+    case OBJ_ENC_SKIPLIST:
+        return "skiplist";
+    case OBJ_ENC_EMBSTR:
+        return "embstr";
+    case OBJ_ENC_QUICKLIST:
+        return "quicklist";
+    case OBJ_ENC_STREAM:
+        return "stream";
+    case OBJ_ENC_LISTPACK:
+        return "listpack";
+    default:
+        return "unknown";
+    }
 }
 
 const char *kv_key_of(const void *elem, size_t *len) {
@@ -148,6 +198,30 @@ struct kv *kv_with_expire(const struct kv *kv, int64_t expire_ms) {
 
 struct kv *kv_rename(const struct kv *kv, const char *key, size_t keylen) {
     return copy_record(kv, key, keylen, kv_expire(kv));
+}
+
+struct kv *kv_copy(const struct kv *kv, const char *key, size_t keylen, int64_t expire_ms) {
+    struct kv *copy = copy_record(kv, key, keylen, expire_ms);
+    if (copy == NULL || (kv->type == OBJ_STRING && kv->encoding != OBJ_ENC_RAW))
+        return copy;
+    void *value = NULL;
+    if (kv->type == OBJ_STRING) {
+        const struct raw_string *raw = kv->v.ptr;
+        struct raw_string *dup = mem_alloc(sizeof(*dup) + raw->len);
+        if (dup != NULL) {
+            dup->len = dup->cap = raw->len;
+            memcpy(dup->data, raw->data, raw->len);
+        }
+        value = dup;
+    } else if (dup_fns[kv->type] != NULL) {
+        value = dup_fns[kv->type](kv);
+    }
+    if (value == NULL) {
+        kv_free_shell(copy);
+        return NULL;
+    }
+    copy->v.ptr = value;
+    return copy;
 }
 
 void kv_free_shell(struct kv *kv) {

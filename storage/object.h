@@ -70,6 +70,18 @@ void obj_register_free(enum obj_type type, obj_free_fn fn);
 /* Memory of a collection value for MEMORY USAGE; types register it too. */
 typedef size_t (*obj_size_fn)(const struct kv *kv);
 void obj_register_size(enum obj_type type, obj_size_fn fn);
+/* A deep copy of a collection value (COPY): returns an owned value for a new
+ * record of the same type and encoding, or NULL on allocation failure. Every
+ * collection type must register one. */
+typedef void *(*obj_dup_fn)(const struct kv *kv);
+void obj_register_dup(enum obj_type type, obj_dup_fn fn);
+
+/* Names as Redis reports them: TYPE ("string", "list", ...; "none" is the
+ * caller's) and OBJECT ENCODING ("raw", "int", "embstr", "hashtable",
+ * "intset", "listpack", "quicklist", "skiplist", "stream"). Static strings;
+ * "unknown" for numbers keyraft never stores. */
+const char *obj_type_name(unsigned type);
+const char *obj_encoding_name(unsigned encoding);
 
 static inline const char *kv_key(const struct kv *kv) {
     return kv->data + (kv->has_expire ? 8 : 0);
@@ -102,6 +114,11 @@ struct kv *kv_with_expire(const struct kv *kv, int64_t expire_ms);
 /* A new record with the value of 'kv' moved into it under another key;
  * 'kv' is left as it is, as with kv_with_expire. */
 struct kv *kv_rename(const struct kv *kv, const char *key, size_t keylen);
+/* A new record under 'key' with a deep copy of the value of 'kv' (same type
+ * and encoding) and expiry 'expire_ms' (< 0: none). 'kv' is only read.
+ * Returns NULL on allocation failure or when a collection type registered no
+ * dup function. */
+struct kv *kv_copy(const struct kv *kv, const char *key, size_t keylen, int64_t expire_ms);
 /* Frees the record and its value. */
 void kv_free(struct kv *kv);
 /* Frees the record only (its value was moved elsewhere). */
