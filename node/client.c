@@ -14,6 +14,10 @@
 #define READ_CHUNK (16 * 1024)
 /* Redis reads big bulk arguments in bigger steps (PROTO_IOBUF_LEN * 2...). */
 #define MAX_READ_CHUNK (1024 * 1024)
+/* An idle connection keeps at most this much buffer memory per direction;
+ * bigger ones (left by a big request or reply) are given back, as Redis's
+ * clientsCron resizes query buffers above PROTO_RESIZE_THRESHOLD. */
+#define IDLE_BUFFER_MAX (64 * 1024)
 
 static void format_addr(const struct sockaddr_storage *sa, char *buf, size_t len) {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -90,6 +94,8 @@ static void on_write(uv_write_t *req, int status) {
     struct client *c = req->data;
     c->write_in_flight = false;
     c->inflight.len = 0;
+    if (c->inflight.cap > IDLE_BUFFER_MAX)
+        resp_out_close(&c->inflight);
     if (c->flags & CLIENT_CLOSING)
         return;
     if (status < 0) {
@@ -137,6 +143,8 @@ static void write_pending(struct client *c) {
             return;
         }
         c->out.len = 0;
+        if (c->out.cap > IDLE_BUFFER_MAX)
+            resp_out_close(&c->out);
     }
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY)
         client_close(c);
@@ -158,10 +166,26 @@ static void protocol_error(struct client *c, const char *msg) {
     char text[256];
     snprintf(text, sizeof(text), "ERR Protocol error: %s", msg);
     resp_add_error(&c->out, text);
-    log_verbose("Protocol error (%s) from client: id=%llu addr=%s", msg,
-                (unsigned long long)c->id, c->addr);
+    log_verbose("Protocol error (%s) from client: id=%llu addr=%s", msg, (unsigned long long)c->id,
+                c->addr);
     server.stats.total_error_replies++;
     client_close_after_reply(c);
+}
+
+/* Gives back a big query buffer once the request that needed it is gone
+ * (the unconsumed rest is small), so a 100 MB SET does not pin 100 MB. */
+static void shrink_query_buffer(struct client *c) {
+    if (c->qlen == 0) {
+        free(c->qbuf);
+        c->qbuf = NULL;
+        c->qcap = 0;
+        return;
+    }
+    char *q = realloc(c->qbuf, READ_CHUNK);
+    if (q != NULL) {
+        c->qbuf = q;
+        c->qcap = READ_CHUNK;
+    }
 }
 
 void client_process_input(struct client *c) {
@@ -192,6 +216,8 @@ void client_process_input(struct client *c) {
         c->qlen -= c->qstart;
         c->qstart = 0;
     }
+    if (c->qcap > IDLE_BUFFER_MAX && c->qlen <= READ_CHUNK / 2 && !(c->flags & CLIENT_CLOSING))
+        shrink_query_buffer(c);
     if (c->out.len > 0 || (c->flags & CLIENT_CLOSE_AFTER_REPLY))
         client_schedule_write(c);
 }
@@ -215,7 +241,10 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
         c->qbuf = q;
         c->qcap = cap;
     }
-    *buf = uv_buf_init(c->qbuf + c->qlen, (unsigned)(c->qcap - c->qlen));
+    /* Read no more than 'want', as Redis does: a read then never carries
+     * more than one big argument's rest, so the query buffer limit below
+     * measures unparsed requests, not how much the socket happened to hold. */
+    *buf = uv_buf_init(c->qbuf + c->qlen, (unsigned)want);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
