@@ -84,6 +84,24 @@ bool db_replace(struct exec_ctx *ctx, struct kv *old, struct kv *repl, bool shel
     return true;
 }
 
+struct kv *db_unshare_string(struct exec_ctx *ctx, struct kv *kv) {
+    if (kv->encoding == OBJ_ENC_RAW)
+        return kv;
+    char buf[24];
+    size_t len;
+    const char *val = kv_string(kv, buf, &len);
+    struct kv *raw = kv_new_raw(kv_key(kv), kv->keylen, val, len, kv_expire(kv));
+    if (raw == NULL) {
+        reply_oom(ctx);
+        return NULL;
+    }
+    if (!db_replace(ctx, kv, raw, false)) {
+        kv_free(raw);
+        return NULL;
+    }
+    return raw;
+}
+
 bool db_delete(struct exec_ctx *ctx, const char *key, size_t len) {
     struct keyspace *ks = server_db_if_exists(ctx->dbid);
     if (ks == NULL)

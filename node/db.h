@@ -30,6 +30,11 @@ bool db_set(struct exec_ctx *ctx, struct kv *kv);
 /* Replaces the live record 'old' by 'repl' (same key); 'old' is freed
  * without its value when 'shell_only' (the value moved to 'repl'). */
 bool db_replace(struct exec_ctx *ctx, struct kv *old, struct kv *repl, bool shell_only);
+/* Redis's dbUnshareStringValue: makes the live string record 'kv' RAW so its
+ * bytes can be changed in place (INT and EMBSTR values are rebuilt as a new
+ * RAW record with the same expiry, which replaces 'kv'). Returns the record
+ * to modify, or NULL after replying -OOM. */
+struct kv *db_unshare_string(struct exec_ctx *ctx, struct kv *kv);
 /* Deletes 'key' if present (expired or not); returns whether it was live. */
 bool db_delete(struct exec_ctx *ctx, const char *key, size_t len);
 /* Marks a key as changed (dirty count; WATCH and notifications hook here). */

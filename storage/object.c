@@ -142,6 +142,48 @@ struct kv *kv_new_string(const char *key, size_t keylen, const char *val, size_t
     long long ll;
     if (vallen <= 20 && obj_parse_ll(val, vallen, &ll))
         return kv_new_int(key, keylen, ll, expire_ms);
+    return kv_new_string_unencoded(key, keylen, val, vallen, expire_ms);
+}
+
+struct kv *kv_new_raw(const char *key, size_t keylen, const char *val, size_t vallen,
+                      int64_t expire_ms) {
+    struct raw_string *raw = mem_alloc(sizeof(*raw) + vallen);
+    if (raw == NULL)
+        return NULL;
+    raw->len = raw->cap = vallen;
+    if (val != NULL)
+        memcpy(raw->data, val, vallen);
+    else
+        memset(raw->data, 0, vallen);
+    struct kv *kv = kv_new_ptr(key, keylen, OBJ_STRING, OBJ_ENC_RAW, raw, expire_ms);
+    if (kv == NULL)
+        mem_free(raw);
+    return kv;
+}
+
+/* Redis's SDS_MAX_PREALLOC: greedy growth doubles up to this, then adds it. */
+#define RAW_MAX_PREALLOC (1024 * 1024)
+
+bool kv_raw_grow(struct kv *kv, size_t len) {
+    struct raw_string *raw = kv->v.ptr;
+    if (len <= raw->len)
+        return true;
+    if (len > raw->cap) {
+        size_t cap = len < RAW_MAX_PREALLOC ? len * 2 : len + RAW_MAX_PREALLOC;
+        struct raw_string *grown = mem_realloc(raw, sizeof(*raw) + cap);
+        if (grown == NULL)
+            return false;
+        grown->cap = cap;
+        raw = grown;
+        kv->v.ptr = raw;
+    }
+    memset(raw->data + raw->len, 0, len - raw->len);
+    raw->len = len;
+    return true;
+}
+
+struct kv *kv_new_string_unencoded(const char *key, size_t keylen, const char *val, size_t vallen,
+                                   int64_t expire_ms) {
     if (vallen <= OBJ_EMBSTR_MAX) {
         struct kv *kv = alloc_record(key, keylen, vallen, expire_ms);
         if (kv == NULL)
@@ -152,15 +194,7 @@ struct kv *kv_new_string(const char *key, size_t keylen, const char *val, size_t
         memcpy((char *)kv_key(kv) + keylen, val, vallen);
         return kv;
     }
-    struct raw_string *raw = mem_alloc(sizeof(*raw) + vallen);
-    if (raw == NULL)
-        return NULL;
-    raw->len = raw->cap = vallen;
-    memcpy(raw->data, val, vallen);
-    struct kv *kv = kv_new_ptr(key, keylen, OBJ_STRING, OBJ_ENC_RAW, raw, expire_ms);
-    if (kv == NULL)
-        mem_free(raw);
-    return kv;
+    return kv_new_raw(key, keylen, val, vallen, expire_ms);
 }
 
 struct kv *kv_new_ptr(const char *key, size_t keylen, enum obj_type type, enum obj_encoding enc,

@@ -102,6 +102,19 @@ const char *kv_key_of(const void *elem, size_t *len);
  * means none. Returns NULL on allocation failure. */
 struct kv *kv_new_string(const char *key, size_t keylen, const char *val, size_t vallen,
                          int64_t expire_ms);
+/* A new record for a string value stored as EMBSTR or RAW, never INT (Redis's
+ * createStringObject: values a command computed, such as INCRBYFLOAT's). */
+struct kv *kv_new_string_unencoded(const char *key, size_t keylen, const char *val, size_t vallen,
+                                   int64_t expire_ms);
+/* A new record for a RAW string of 'vallen' bytes: a copy of 'val', or zeroes
+ * when 'val' is NULL (Redis's createObject over an sds: SETRANGE, SETBIT, BITOP). */
+struct kv *kv_new_raw(const char *key, size_t keylen, const char *val, size_t vallen,
+                      int64_t expire_ms);
+/* Grows the RAW string value of 'kv' in place to at least 'len' bytes,
+ * zero-filling the new bytes. Capacity grows like Redis's sds (double below
+ * 1 MB, then 1 MB more) so repeated APPENDs are amortised O(1). Returns false
+ * on allocation failure, with the value unchanged. */
+bool kv_raw_grow(struct kv *kv, size_t len);
 /* A new record holding a collection (or any 'ptr' value) of 'type'/'encoding'. */
 struct kv *kv_new_ptr(const char *key, size_t keylen, enum obj_type type, enum obj_encoding enc,
                       void *ptr, int64_t expire_ms);
