@@ -27,14 +27,63 @@ def test_unlink_touch_type(same):
     same("TYPE", "a", "b")
 
 
-def test_type_of_collections(same):
-    require(same, "RPUSH", "SADD", "HSET", "ZADD")
-    same("RPUSH", "l", "x")
-    same("SADD", "s", "x")
-    same("HSET", "h", "f", "v")
-    same("ZADD", "z", "1", "x")
-    for key in ("l", "s", "h", "z"):
-        same("TYPE", key)
+def available(same, name):
+    reply = run_command(same.conns[0], name)
+    return not (isinstance(reply, tuple) and reply[1].startswith("unknown command"))
+
+
+# One way to create each collection type, small and large enough to change encoding.
+COLLECTIONS = [
+    ("RPUSH", "list", ["a", "b"], ["x" * 100] * 200),
+    ("SADD", "set", ["1", "2"], [str(i) for i in range(600)]),
+    ("SADD", "set", ["a", "b"], [f"m{i}" for i in range(200)]),
+    ("HSET", "hash", ["f", "v"], [f"f{i//2}" for i in range(400)]),
+    ("ZADD", "zset", ["1", "m"], [str(i // 2) if i % 2 == 0 else f"m{i}" for i in range(400)]),
+]
+
+
+def test_type_and_encoding_of_collections(same):
+    tested = 0
+    for create, _, small, large in COLLECTIONS:
+        if not available(same, create):
+            continue
+        tested += 1
+        for key, args in (("small", small), ("large", large)):
+            same("DEL", key)
+            same(create, key, *args)
+            same("TYPE", key)
+            same("OBJECT", "ENCODING", key)
+            same("SCAN", "0", "TYPE", "none")
+    if tested == 0:
+        pytest.skip("no collection type implemented yet")
+
+
+def test_copy_collections(same):
+    tested = 0
+    readers = {"list": ("LRANGE", "{}", "0", "-1"), "set": ("SMEMBERS", "{}"),
+               "hash": ("HGETALL", "{}"), "zset": ("ZRANGE", "{}", "0", "-1", "WITHSCORES")}
+    for create, kind, small, large in COLLECTIONS:
+        reader = readers[kind]
+        if not (available(same, create) and available(same, reader[0])):
+            continue
+        tested += 1
+        for args in (small, large):
+            same("DEL", "src", "dst")
+            same(create, "src", *args)
+            same("PEXPIRE", "src", "100000")
+            same("COPY", "src", "dst")
+            same("OBJECT", "ENCODING", "dst")
+            same("TYPE", "dst")
+            same("TTL", "dst")
+            got = [run_command(c, *(a.format("dst") for a in reader)) for c in same.conns]
+            want = [run_command(c, *(a.format("src") for a in reader)) for c in same.conns]
+            assert got[0] == want[0]
+            same("DEL", "src")
+            same("EXISTS", "dst")
+            # The copy is independent of the source.
+            assert [run_command(c, *(a.format("dst") for a in reader)) for c in same.conns] == got
+    if tested == 0:
+        pytest.skip("no collection type implemented yet")
 
 
 def test_rename(same):
@@ -326,3 +375,78 @@ def test_object_freq_with_lfu(server, r):
     assert isinstance(r.object("freq", "k"), int)
     with pytest.raises(Exception, match="An LFU maxmemory policy is selected"):
         r.object("idletime", "k")
+
+
+def test_expired_destinations_and_sources(same):
+    """Writes treat an expired key as absent on both sides of RENAME, COPY, MOVE."""
+    same("SET", "gone", "1", "PX", "1")
+    same("SET", "gone2", "1", "PX", "1")
+    same("SET", "src", "v")
+    wait_until(lambda: all(reply == 0 for reply in same.both("EXISTS", "gone", "gone2")),
+               timeout=5, what="expiry")
+    same("RENAMENX", "src", "gone")
+    same("GET", "gone")
+    same("COPY", "gone", "gone2")
+    same("GET", "gone2")
+    same("SET", "dead", "1", "PX", "1")
+    wait_until(lambda: all(reply == 0 for reply in same.both("EXISTS", "dead")),
+               timeout=5, what="expiry")
+    same("COPY", "dead", "x")
+    same("RENAME", "dead", "x")
+    same("MOVE", "dead", "1")
+    same("TOUCH", "dead", "gone")
+    same("TYPE", "dead")
+    same("SELECT", "1")
+    same("SET", "m", "1", "PX", "1")
+    wait_until(lambda: all(reply == 0 for reply in same.both("EXISTS", "m")),
+               timeout=5, what="expiry")
+    same("SELECT", "0")
+    same("SET", "m", "from0")
+    same("MOVE", "m", "1")
+    same("SELECT", "1")
+    same("GET", "m")
+
+
+def test_scan_full_iteration_matches_reference(same):
+    for i in range(300):
+        same.both("SET", f"user:{i}", "v")
+        same.both("SET", f"item:{i}", "v")
+    calls = [lambda *a, c=c: run_command(c, *a) for c in same.conns]
+    for opts in ((), ("COUNT", "1"), ("COUNT", "1000"), ("MATCH", "user:1*", "COUNT", "3"),
+                 ("TYPE", "string", "MATCH", "item:2?")):
+        ours = full_scan(calls[0], *opts)
+        theirs = full_scan(calls[1], *opts)
+        assert len(ours) == len(set(ours)), opts
+        assert sorted(set(ours)) == sorted(set(theirs)), opts
+    same("SCAN", "0", "COUNT", "9223372036854775807", "MATCH", "nothing")
+
+
+def test_object_idletime_fresh(same):
+    same("SET", "k", "v")
+    same("OBJECT", "IDLETIME", "k")
+    same("OBJECT", "REFCOUNT", "k")
+
+
+def resp3_transcript(srv, commands):
+    """The raw RESP3 bytes 'srv' answers to 'commands' (HELLO's reply dropped)."""
+    conn = srv.raw()
+    conn.send(encode("HELLO", "3") + encode("PING", "hello-done"))
+    got = b""
+    for _ in range(100):
+        got += conn.read()
+        if got.endswith(b"$10\r\nhello-done\r\n"):
+            break
+    conn.send(b"".join(encode(*c) for c in commands) + encode("QUIT"))
+    return conn.read_until_closed()
+
+
+def encode(*args):
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a.encode())
+                                             for a in args)
+
+
+def test_resp3_replies(server, reference):
+    commands = [("FLUSHALL",), ("RANDOMKEY",), ("OBJECT", "ENCODING", "missing"),
+                ("SET", "k", "v"), ("OBJECT", "HELP"), ("SCAN", "0"), ("KEYS", "*"),
+                ("TYPE", "k"), ("TTL", "k"), ("OBJECT", "FREQ", "k")]
+    assert resp3_transcript(server, commands) == resp3_transcript(reference, commands)
