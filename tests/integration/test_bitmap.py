@@ -19,9 +19,10 @@ def test_setbit_getbit(same):
     same("GETBIT", "b", 101)
     same("GETBIT", "b", 100000)
     same("GETBIT", "missing", 3)
-    for offset in (-1, "x", "1.5", "4294967296", "4294967295", "9223372036854775807", "#1"):
+    for offset in (-1, "x", "1.5", "4294967296", "9223372036854775807", "#1"):
         same("SETBIT", "b", offset, 1)
         same("GETBIT", "b", offset)
+    same("GETBIT", "b", "4294967295")
     for value in (2, -1, "x", "", "01"):
         same("SETBIT", "b", 0, value)
     same("GETBIT", "missing", "bad")

@@ -98,9 +98,9 @@ TEST(overflow_matches_exact_arithmetic) {
         if (next_rand() % 2)
             incr %= 1000;
         __int128 lo = -((__int128)1 << (bits - 1)), hi = ((__int128)1 << (bits - 1)) - 1;
-        int64_t value = (int64_t)(lo + (__int128)(next_rand() % (uint64_t)(hi - lo + 1)));
-        if (bits == 64)
-            value = (int64_t)next_rand();
+        int64_t value = bits == 64
+                            ? (int64_t)next_rand()
+                            : (int64_t)(lo + (__int128)(next_rand() % (uint64_t)(hi - lo + 1)));
         __int128 sum = (__int128)value + incr;
         int64_t got = 12345;
         bool overflow = bitops_add_signed(value, incr, bits, policy, &got);
