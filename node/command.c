@@ -90,7 +90,9 @@ int command_table_init(void) {
         struct command *cmd = &rows[i];
         cmd->flags = parse_flags(cmd->flag_names);
         if (strchr(cmd->fullname, '|') == NULL) {
-            container = cmd->handler == NULL ? cmd : NULL;
+            /* Subcommand rows attach to the top-level row before them. A row
+             * may have both a handler and subcommands: bare COMMAND runs one. */
+            container = cmd;
             top_list[top_count++] = cmd;
             if (dict_add(&top_level, cmd) != 0)
                 return -1;

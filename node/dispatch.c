@@ -6,8 +6,11 @@
 #include "node/client.h"
 #include "node/command.h"
 #include "node/exec.h"
+#include "node/info.h"
+#include "node/latency.h"
 #include "node/propose.h"
 #include "node/server.h"
+#include "node/slowlog.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@ void dispatch_client_closed(struct client *c) {
 static void reject(struct client *c, struct command *cmd, const char *msg) {
     resp_add_error(&c->out, msg);
     server.stats.total_error_replies++;
+    info_count_error(msg, strlen(msg));
     if (cmd != NULL)
         cmd->stats.rejected_calls++;
 }
@@ -102,6 +106,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         .dbid = c->db,
     };
     unsigned long long errors_before = ctx.out->error_count;
+    size_t reply_start = ctx.out->len;
     uint64_t start_us = server_monotonic_us();
     if (cmd->flags & CMD_WRITE) {
         propose_write(&ctx);
@@ -116,7 +121,10 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     if (ctx.out->error_count != errors_before) {
         cmd->stats.failed_calls++;
         server.stats.total_error_replies += ctx.out->error_count - errors_before;
+        info_count_reply_errors(ctx.out, reply_start, ctx.out->error_count - errors_before);
     }
+    slowlog_record(c, cmd, argc, argv, argvlen, duration_us);
+    latency_record_command(cmd->flags, duration_us);
     server.stats.commands_processed++;
     c->last_cmd = cmd;
     /* CLIENT REPLY SKIP silences exactly the next command. */

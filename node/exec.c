@@ -5,6 +5,8 @@
 #include "node/server.h"
 #include "storage/object.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <strings.h>
 #include <string.h>
 
@@ -27,6 +29,24 @@ void exec_reply_not_integer(struct exec_ctx *ctx) {
 
 void exec_reply_ok(struct exec_ctx *ctx) {
     resp_add_raw(ctx->out, "+OK\r\n", 5);
+}
+
+void exec_reply_help(struct exec_ctx *ctx, const char *const *lines) {
+    size_t count = 0;
+    while (lines[count] != NULL)
+        count++;
+    resp_add_array(ctx->out, (long long)count + 3);
+    char first[160];
+    size_t n = ctx->argvlen[0] < 64 ? ctx->argvlen[0] : 64;
+    for (size_t i = 0; i < n; i++)
+        first[i] = (char)toupper((unsigned char)ctx->argv[0][i]);
+    snprintf(first + n, sizeof(first) - n,
+             " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    resp_add_status(ctx->out, first);
+    for (size_t i = 0; i < count; i++)
+        resp_add_status(ctx->out, lines[i]);
+    resp_add_status(ctx->out, "HELP");
+    resp_add_status(ctx->out, "    Prints this help.");
 }
 
 bool exec_arg_ll(struct exec_ctx *ctx, int i, long long *out) {

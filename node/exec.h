@@ -40,6 +40,10 @@ void exec_reply_syntax_error(struct exec_ctx *ctx);
 void exec_reply_wrongtype(struct exec_ctx *ctx);
 void exec_reply_not_integer(struct exec_ctx *ctx);
 void exec_reply_ok(struct exec_ctx *ctx);
+/* Redis 7.0 addReplyHelp: an array of status lines, "<ARGV0> <subcommand> [<arg>
+ * [value] [opt] ...]. Subcommands are:", then 'lines' (NULL-terminated), then
+ * the HELP entry. */
+void exec_reply_help(struct exec_ctx *ctx, const char *const *lines);
 
 /* Argument helpers. Each replies with Redis's error text and returns false
  * when the argument does not parse. */
