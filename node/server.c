@@ -5,6 +5,7 @@
 #include "node/client.h"
 #include "node/command.h"
 #include "node/expire.h"
+#include "node/info.h"
 #include "node/log.h"
 #include "storage/hash.h"
 #include "storage/keyspace.h"
@@ -92,6 +93,7 @@ static void on_cron(uv_timer_t *timer) {
     (void)timer;
     int64_t now = server_now_ms();
     server.lru_clock = (uint32_t)((now / 1000) & 0xffffff);
+    info_cron();
     expire_active_cycle();
     if (cfg.timeout > 0) {
         struct client *c = server.clients;
