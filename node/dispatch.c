@@ -8,6 +8,8 @@
 #include "node/exec.h"
 #include "node/info.h"
 #include "node/latency.h"
+#include "node/monitor.h"
+#include "node/pause.h"
 #include "node/propose.h"
 #include "node/server.h"
 #include "node/slowlog.h"
@@ -27,10 +29,26 @@ void dispatch_client_connected(struct client *c) {
 
 void dispatch_client_closed(struct client *c) {
     blocking_unblock(c, false);
+    pause_client_closed(c);
+    monitor_remove(c);
+}
+
+void dispatch_client_reset(struct client *c) {
+    monitor_remove(c);
+}
+
+/* Redis's resetClient: CLIENT REPLY SKIP silences exactly the next command,
+ * whether it runs or is rejected. */
+static void advance_reply_mode(struct client *c) {
+    if (c->reply_mode == REPLY_SKIP_THIS)
+        c->reply_mode = REPLY_ON;
+    else if (c->reply_mode == REPLY_SKIP_NEXT)
+        c->reply_mode = REPLY_SKIP_THIS;
 }
 
 static void reject(struct client *c, struct command *cmd, const char *msg) {
-    resp_add_error(&c->out, msg);
+    resp_add_error(c->reply_mode == REPLY_ON ? &c->out : &c->sink, msg);
+    advance_reply_mode(c);
     server.stats.total_error_replies++;
     info_count_error(msg, strlen(msg));
     if (cmd != NULL)
@@ -72,6 +90,8 @@ static void reject_unknown_subcommand(struct client *c, struct command *parent, 
 
 void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) {
     struct command *cmd = command_lookup(argv[0], argvlen[0]);
+    /* Redis records the command before checking it (CLIENT LIST cmd=). */
+    c->last_cmd = NULL;
     if (cmd == NULL) {
         reject_unknown(c, argc, argv, argvlen);
         return;
@@ -84,6 +104,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         }
         cmd = sub;
     }
+    c->last_cmd = cmd;
     if (!command_arity_ok(cmd, argc)) {
         char msg[256];
         snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command",
@@ -95,6 +116,9 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         reject(c, cmd, "NOAUTH Authentication required.");
         return;
     }
+    /* CLIENT PAUSE holds the command; it runs through here again later. */
+    if (pause_postpones(c, cmd) && pause_postpone(c, argc, argv, argvlen))
+        return;
 
     struct exec_ctx ctx = {
         .client = c,
@@ -126,12 +150,8 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     slowlog_record(c, cmd, argc, argv, argvlen, duration_us);
     latency_record_command(cmd->flags, duration_us);
     server.stats.commands_processed++;
-    c->last_cmd = cmd;
-    /* CLIENT REPLY SKIP silences exactly the next command. */
-    if (c->reply_mode == REPLY_SKIP_THIS)
-        c->reply_mode = REPLY_ON;
-    else if (c->reply_mode == REPLY_SKIP_NEXT)
-        c->reply_mode = REPLY_SKIP_THIS;
+    monitor_feed(c, cmd, c->db, argc, argv, argvlen);
+    advance_reply_mode(c);
     /* Keys this command filled may wake clients blocked on them (Redis does
      * the same right after each command). */
     blocking_serve_ready();

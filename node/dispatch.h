@@ -16,5 +16,8 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen);
 bool dispatch_is_authenticated(const struct client *c);
 void dispatch_client_connected(struct client *c);
 void dispatch_client_closed(struct client *c);
+/* RESET: drops the per-connection state other modules keep for 'c'
+ * (MONITOR; MULTI and pub/sub add theirs here). */
+void dispatch_client_reset(struct client *c);
 
 #endif
