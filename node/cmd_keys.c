@@ -638,25 +638,35 @@ static bool expire_flags_allow(int flags, int64_t current, int64_t when) {
     return true;
 }
 
+/* Turns argv[2] into an absolute time in ms: scaled by 1000 when
+ * 'in_seconds', plus 'basetime_ms'. Replies Redis's error on overflow. */
+static bool parse_expire_time(struct exec_ctx *ctx, int64_t basetime_ms, bool in_seconds,
+                              long long *when) {
+    if (!exec_arg_ll(ctx, 2, when))
+        return false;
+    bool overflow = false;
+    if (in_seconds) {
+        overflow = *when > LLONG_MAX / 1000 || *when < LLONG_MIN / 1000;
+        if (!overflow)
+            *when *= 1000;
+    }
+    overflow = overflow || *when > LLONG_MAX - basetime_ms;
+    if (overflow) {
+        resp_add_errorf(ctx->out, "ERR invalid expire time in '%s' command", ctx->cmd->fullname);
+        return false;
+    }
+    *when += basetime_ms;
+    return true;
+}
+
 /* Redis 7.0 expireGenericCommand. 'basetime_ms' is 0 for the absolute forms
  * and the command's time for relative ones; 'in_seconds' scales argv[2]. A
  * time that has already passed deletes the key (and still replies 1). */
 static void expire_generic(struct exec_ctx *ctx, int64_t basetime_ms, bool in_seconds) {
     int flags = 0;
-    if (!parse_expire_flags(ctx, &flags))
-        return;
     long long when;
-    if (!exec_arg_ll(ctx, 2, &when))
+    if (!parse_expire_flags(ctx, &flags) || !parse_expire_time(ctx, basetime_ms, in_seconds, &when))
         return;
-    if (in_seconds) {
-        if (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000)
-            goto invalid_time;
-        when *= 1000;
-    }
-    if (when > LLONG_MAX - basetime_ms)
-        goto invalid_time;
-    when += basetime_ms;
-
     const char *key = ctx->argv[1];
     size_t len = ctx->argvlen[1];
     struct kv *kv = db_lookup_write(ctx, key, len);
@@ -676,10 +686,6 @@ static void expire_generic(struct exec_ctx *ctx, int64_t basetime_ms, bool in_se
     }
     if (db_replace(ctx, kv, repl, true))
         resp_add_int(ctx->out, 1);
-    return;
-
-invalid_time:
-    resp_add_errorf(ctx->out, "ERR invalid expire time in '%s' command", ctx->cmd->fullname);
 }
 
 void cmd_expire(struct exec_ctx *ctx) {
