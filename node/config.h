@@ -49,6 +49,10 @@ struct config {
     long long maxmemory;
     int maxmemory_policy;
     long long maxmemory_samples;
+    /* compact encodings of sets and lists */
+    long long set_max_intset_entries;
+    long long list_max_listpack_size; /* > 0: entries per node; -1..-5: 4..64 KB per node */
+    long long list_compress_depth;    /* accepted, ignored: nodes are never compressed */
     /* persistence */
     struct save_point save[CONFIG_MAX_SAVE];
     int save_count;

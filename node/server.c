@@ -9,6 +9,8 @@
 #include "node/log.h"
 #include "storage/hash.h"
 #include "storage/keyspace.h"
+#include "storage/quicklist.h"
+#include "storage/set.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,6 +111,11 @@ static void on_cron(uv_timer_t *timer) {
     }
 }
 
+void server_cron_restart(void) {
+    if (uv_is_active((uv_handle_t *)&server.cron))
+        uv_timer_start(&server.cron, on_cron, 0, (uint64_t)(1000 / cfg.hz));
+}
+
 static void on_signal(uv_signal_t *handle, int signum) {
     (void)handle;
     log_warning("Received %s scheduling shutdown...", signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -175,6 +182,8 @@ int server_init(void) {
     server.lastsave_s = server.start_ms / 1000;
     server.lru_clock = (uint32_t)((server.start_ms / 1000) & 0xffffff);
     seed_randomness();
+    set_register();
+    quicklist_register();
     server.dbs = calloc((size_t)cfg.databases, sizeof(*server.dbs));
     if (server.dbs == NULL || command_table_init() != 0) {
         log_warning("Out of memory initialising the server");

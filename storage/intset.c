@@ -85,6 +85,14 @@ void intset_free(struct intset *is) {
     mem_free(is);
 }
 
+struct intset *intset_dup(const struct intset *is) {
+    size_t bytes = sizeof(*is) + (size_t)is->length * is->width;
+    struct intset *copy = mem_alloc(bytes);
+    if (copy != NULL)
+        memcpy(copy, is, bytes);
+    return copy;
+}
+
 /* Widens every element to 'width' in place (the allocation already holds
  * 'length' + 1 elements of the new width). Walks from the end so no element
  * is overwritten before it is read. */

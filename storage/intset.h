@@ -21,6 +21,8 @@ struct intset;
 /* Returns an owned, empty intset (free with intset_free), or NULL. */
 struct intset *intset_new(void);
 void intset_free(struct intset *is);
+/* Returns an owned copy of 'is', or NULL. */
+struct intset *intset_dup(const struct intset *is);
 
 /* Inserts 'v' in order. Returns 1 if added, 0 if already present, or
  * STORAGE_ENOMEM (the set is unchanged). May move '*is'. */

@@ -374,7 +374,12 @@ size_t quicklist_value_bytes(const struct kv *kv) {
     return quicklist_mem_bytes(kv->v.ptr);
 }
 
+void *quicklist_dup_value(const struct kv *kv) {
+    return quicklist_dup(kv->v.ptr);
+}
+
 void quicklist_register(void) {
     obj_register_free(OBJ_LIST, quicklist_free_value);
     obj_register_size(OBJ_LIST, quicklist_value_bytes);
+    obj_register_dup(OBJ_LIST, quicklist_dup_value);
 }

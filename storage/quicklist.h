@@ -81,10 +81,11 @@ int quicklist_iter_replace(struct quicklist_iter *it, const char *s, size_t len)
  * list is unchanged). */
 int quicklist_iter_insert(struct quicklist_iter *it, bool after, const char *s, size_t len);
 
-/* Frees a list record's value and reports its bytes; registered for
- * OBJ_LIST by quicklist_register. */
+/* Frees a list record's value, reports its bytes, and deep-copies it
+ * (NULL when out of memory); registered for OBJ_LIST by quicklist_register. */
 void quicklist_free_value(struct kv *kv);
 size_t quicklist_value_bytes(const struct kv *kv);
+void *quicklist_dup_value(const struct kv *kv);
 void quicklist_register(void);
 
 #endif

@@ -262,7 +262,24 @@ size_t set_mem_bytes(const struct kv *kv) {
     return table_mem_bytes(kv->v.ptr);
 }
 
+void *set_dup_value(const struct kv *kv) {
+    if (kv->encoding == OBJ_ENC_INTSET)
+        return intset_dup(kv->v.ptr);
+    const struct table *t = kv->v.ptr;
+    struct table *copy = table_new();
+    if (copy == NULL)
+        return NULL;
+    for (size_t i = 0; i < t->count; i++) {
+        if (table_add_new(copy, t->members[i]->data, t->members[i]->len) != 0) {
+            table_free(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
 void set_register(void) {
     obj_register_free(OBJ_SET, set_free_value);
     obj_register_size(OBJ_SET, set_mem_bytes);
+    obj_register_dup(OBJ_SET, set_dup_value);
 }

@@ -62,7 +62,10 @@ uint64_t set_scan(const struct kv *kv, uint64_t cursor, set_scan_cb fn, void *ar
 void set_free_value(struct kv *kv);
 /* Bytes of a set record's value (registered with obj_register_size). */
 size_t set_mem_bytes(const struct kv *kv);
-/* Registers the two functions above for OBJ_SET. */
+/* A deep copy of a set record's value, same encoding and member order
+ * (registered with obj_register_dup); NULL when out of memory. */
+void *set_dup_value(const struct kv *kv);
+/* Registers the three functions above for OBJ_SET. */
 void set_register(void);
 
 #endif

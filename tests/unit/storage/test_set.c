@@ -147,6 +147,11 @@ TEST(set_random_ops_match_positional_model) {
         }
         CHECK(same_as_model(kv, &m));
         CHECK(set_mem_bytes(kv) > 0);
+        struct kv *copy =
+            kv_new_ptr("c", 1, OBJ_SET, (enum obj_encoding)kv->encoding, set_dup_value(kv), -1);
+        CHECK(copy != NULL && copy->v.ptr != NULL);
+        CHECK(same_as_model(copy, &m));
+        kv_free(copy);
         kv_free(kv);
     }
     CHECK_EQ_INT(mem_used(), mem_before);
