@@ -27,7 +27,8 @@ static size_t count_words(const char *s) {
 }
 
 /* A set (array in RESP2) of the space separated words of 's'; with
- * 'as_status' the words are status replies (Redis writes command flags so). */
+ * 'as_status' the words are status replies (as Redis writes command flags
+ * and ACL categories; tips are bulk strings). */
 static void reply_words(struct resp_out *out, const char *s, bool as_status) {
     resp_add_set(out, (long long)count_words(s));
     while (*s) {
@@ -104,7 +105,7 @@ static void reply_keyspec(struct resp_out *out, const struct keyspec *spec) {
 }
 
 /* Redis 7.0 addReplyCommandInfo: name, arity, flags, first, last, step, ACL
- * categories, tips, key specs, subcommands. */
+ * categories, tips, key specs, subcommands (the last four are RESP3 sets). */
 static void reply_command_info(struct resp_out *out, const struct command *cmd) {
     resp_add_array(out, 10);
     resp_add_bulk_cstr(out, cmd->fullname);
@@ -113,15 +114,15 @@ static void reply_command_info(struct resp_out *out, const struct command *cmd) 
     resp_add_int(out, cmd->first_key);
     resp_add_int(out, cmd->last_key);
     resp_add_int(out, cmd->key_step);
-    reply_words(out, cmd->acl_categories, false);
+    reply_words(out, cmd->acl_categories, true);
     reply_words(out, command_meta_tips(cmd), false);
     struct keyspec derived;
     const struct keyspec *specs;
     size_t nspecs = command_meta_keyspecs(cmd, &derived, &specs);
-    resp_add_array(out, (long long)nspecs);
+    resp_add_set(out, (long long)nspecs);
     for (size_t i = 0; i < nspecs; i++)
         reply_keyspec(out, &specs[i]);
-    resp_add_array(out, cmd->subcommand_count);
+    resp_add_set(out, cmd->subcommand_count);
     for (int i = 0; i < cmd->subcommand_count; i++)
         reply_command_info(out, cmd->subcommands[i]);
 }

@@ -219,6 +219,39 @@ def test_command_info_subsets(same):
     assert len(ours) == run_command(same.conns[0], "COMMAND", "COUNT")
 
 
+def raw_reply(port, payload, expect_closed=False):
+    """Sends 'payload' on a fresh socket; returns the bytes received until a
+    short quiet period (bounded)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(payload)
+        sock.settimeout(0.3)
+        out = b""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                if out:
+                    break
+                continue
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+
+@pytest.mark.parametrize("hello", [b"", b"HELLO 3\r\n"])
+def test_command_info_bytes_match_reference(server, reference, hello):
+    """Reply types matter in RESP3 (sets, maps, status vs bulk), which
+    redis-py's RESP2 parsing hides: compare raw bytes."""
+    query = hello + b"COMMAND INFO get mset dbsize set time slowlog|get memory|usage\r\n"
+    ours = raw_reply(server.port, query + b"PING\r\n")
+    theirs = raw_reply(reference.port, query + b"PING\r\n")
+    marker = b"*7\r\n*10\r\n$3\r\nget"
+    assert ours[ours.index(marker):] == theirs[theirs.index(marker):]
+
+
 def test_command_docs(same):
     ours = run_command(same.conns[0], "COMMAND", "DOCS")
     theirs = run_command(same.conns[1], "COMMAND", "DOCS")
