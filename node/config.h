@@ -15,6 +15,7 @@
 #define CONFIG_MAX_SAVE 16
 
 enum loglevel { LOG_DEBUG = 0, LOG_VERBOSE, LOG_NOTICE, LOG_WARNING, LOG_NOTHING };
+enum config_protect { CONFIG_PROTECT_NO = 0, CONFIG_PROTECT_YES, CONFIG_PROTECT_LOCAL };
 enum appendfsync_policy { FSYNC_NO = 0, FSYNC_ALWAYS, FSYNC_EVERYSEC };
 
 struct save_point {
@@ -40,6 +41,7 @@ struct config {
     long long databases;
     long long hz;
     char *dir;
+    int enable_protected_configs; /* CONFIG_PROTECT_* */
     /* clients */
     long long maxclients;
     long long proto_max_bulk_len;
@@ -49,6 +51,11 @@ struct config {
     long long maxmemory;
     int maxmemory_policy;
     long long maxmemory_samples;
+    /* compact encodings of hashes and sorted sets */
+    long long hash_max_listpack_entries;
+    long long hash_max_listpack_value;
+    long long zset_max_listpack_entries;
+    long long zset_max_listpack_value;
     /* compact encodings of sets and lists */
     long long set_max_intset_entries;
     long long list_max_listpack_size; /* > 0: entries per node; -1..-5: 4..64 KB per node */
@@ -79,21 +86,45 @@ struct config {
 
 extern struct config cfg;
 
+/* Error codes of config_load and config_rewrite. */
+#define CONFIG_ERRORS(X)                                                                           \
+    X(CONFIG_EBADLINE, -1, "bad configuration line")                                               \
+    X(CONFIG_EOPEN, -2, "can't open config file")                                                  \
+    X(CONFIG_ENOMEM, -3, "out of memory")                                                          \
+    X(CONFIG_EIO, -4, "I/O error")
+#define CONFIG_ERROR_ENUM(name, code, text) name = code,
+enum config_error { CONFIG_ERRORS(CONFIG_ERROR_ENUM) };
+#undef CONFIG_ERROR_ENUM
+const char *config_strerror(int code);
+
 /* Sets every directive to its default. */
 void config_init_defaults(void);
 void config_free(void);
 
-/* Loads 'path' (may be NULL), then applies 'argc'/'argv' of the command line
- * after the file name ("--port 7000 --save ''"). On error returns -1 and
- * writes "file:line: reason" (or "command line: reason") into 'err'. */
+/* Loads the configuration as redis-server does: the file 'path' (may be
+ * NULL), then stdin if 'args' holds "-", then the options in 'args'
+ * ("--port 7000 --save ''"), all read as one text, so an option's errors
+ * count lines after the file's. Returns 0, or CONFIG_EBADLINE with Redis's
+ * report in 'err' ("Reading the configuration file, at line 3\n>>> 'x'\n
+ * reason"), or CONFIG_EOPEN with "Fatal error, can't open config file ...". */
 int config_load(const char *path, int argc, char **argv, char *err, size_t errlen);
 
-/* Applies one directive with its arguments, as a config line would. Returns
- * 0, or -1 with the reason in 'err'. 'at_runtime' refuses immutable ones. */
-int config_apply(const char *name, int argc, char **argv, bool at_runtime, char *err,
-                 size_t errlen);
+/* Logs, once each, the directives the loaded configuration used that
+ * keyraft accepts but ignores. Call once logging is set up. */
+void config_log_ignored(void);
 
-/* Parses "1gb", "100mb", "42" (units as redis.conf: k=1000, kb=1024...). */
+/* CONFIG REWRITE: rewrites cfg.config_file in place (comments and order
+ * kept, changed directives replaced, new ones appended), atomically through
+ * a temporary file. Returns 0, or a CONFIG_E* code with the reason in 'err'. */
+int config_rewrite(char *err, size_t errlen);
+
+/* Parses "1gb", "100mb", "42" as Redis's memtoull: units b, k (1000),
+ * kb (1024), m, mb, g, gb, any case; no sign. False if it does not parse or
+ * exceeds LLONG_MAX. */
 bool config_parse_memory(const char *s, long long *out);
+
+/* Parses a whole string as a strict decimal integer (Redis's string2ll: no
+ * spaces, no '+', no leading zeros). */
+bool config_parse_ll(const char *s, long long *out);
 
 #endif

@@ -1,4 +1,6 @@
-/* Server log (see log.h). */
+/* Server log (see log.h): formatting, level filtering and the log file. A
+ * log file that cannot be opened falls back to stdout; main.c checks it can
+ * be opened before the server starts, as Redis does. */
 #include "node/log.h"
 
 #include <stdarg.h>
@@ -9,6 +11,11 @@
 #include <unistd.h>
 
 static FILE *log_file;
+static char log_role = 'M';
+
+void log_set_role(char role) {
+    log_role = role;
+}
 
 void log_reopen(void) {
     if (log_file != NULL && log_file != stdout)
@@ -43,6 +50,7 @@ void log_write(int level, const char *fmt, ...) {
     size_t n = strftime(when, sizeof(when), "%d %b %Y %H:%M:%S.", &tm);
     snprintf(when + n, sizeof(when) - n, "%03d", (int)(tv.tv_usec / 1000));
     FILE *f = target();
-    fprintf(f, "%d:M %s %c %s\n", (int)getpid(), when, marks[level < 3 ? level : 3], msg);
+    fprintf(f, "%d:%c %s %c %s\n", (int)getpid(), log_role, when,
+            marks[level < LOG_WARNING ? level : LOG_WARNING], msg);
     fflush(f);
 }

@@ -61,6 +61,8 @@ int server_init(void);
 void server_run(void);
 /* Closes clients and handles, frees the databases. */
 void server_close(void);
+/* Restarts the cron timer at the current cfg.hz (CONFIG SET hz). */
+void server_cron_restart(void);
 /* Requests an orderly stop at the end of this loop iteration. */
 void server_request_shutdown(int exit_code);
 
