@@ -441,3 +441,13 @@ def _alive(pid):
             return f.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_maxclients_takes_effect(r, server):
+    r.config_set("maxclients", 1)
+    try:
+        raw = server.raw()
+        assert raw.read(1, timeout=5).startswith(b"-ERR max number of clients reached")
+        raw.close()
+    finally:
+        r.config_set("maxclients", 10000)
