@@ -111,6 +111,11 @@ static void on_cron(uv_timer_t *timer) {
     }
 }
 
+void server_cron_restart(void) {
+    if (uv_is_active((uv_handle_t *)&server.cron))
+        uv_timer_start(&server.cron, on_cron, 0, (uint64_t)(1000 / cfg.hz));
+}
+
 static void on_signal(uv_signal_t *handle, int signum) {
     (void)handle;
     log_warning("Received %s scheduling shutdown...", signum == SIGINT ? "SIGINT" : "SIGTERM");
