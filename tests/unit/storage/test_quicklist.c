@@ -44,7 +44,8 @@ static void random_value(struct value *v) {
     case 1:
     case 2:
     case 3:
-        v->len = (size_t)snprintf(v->bytes, VAL_MAX, "%lld", (long long)next_rand() - (1LL << 62));
+        v->len = (size_t)snprintf(v->bytes, VAL_MAX, "%lld",
+                                  (long long)(next_rand() >> 1) - (1LL << 62));
         break;
     case 4:
     case 5:
