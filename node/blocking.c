@@ -9,6 +9,7 @@
 #include "node/propose.h"
 #include "node/server.h"
 #include "storage/dict.h"
+#include "storage/object.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -102,6 +103,24 @@ int64_t blocking_parse_timeout(struct exec_ctx *ctx, int arg) {
         return -1;
     }
     return ms == 0 ? 0 : server_now_ms() + (int64_t)ms;
+}
+
+int64_t blocking_parse_timeout_ms(struct exec_ctx *ctx, int arg) {
+    long long ms;
+    if (!obj_parse_ll(ctx->argv[arg], ctx->argvlen[arg], &ms)) {
+        resp_add_error(ctx->out, "ERR timeout is not an integer or out of range");
+        return -1;
+    }
+    if (ms < 0) {
+        resp_add_error(ctx->out, "ERR timeout is negative");
+        return -1;
+    }
+    int64_t now = server_now_ms();
+    if (ms > INT64_MAX - now) {
+        resp_add_error(ctx->out, "ERR timeout is out of range");
+        return -1;
+    }
+    return ms == 0 ? 0 : now + ms;
 }
 
 /* ---- Parking ---- */

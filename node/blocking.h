@@ -45,5 +45,8 @@ size_t blocking_count(void);
  * negative". Returns the absolute deadline in ms (0 = forever) or -1 after
  * replying with the error. */
 int64_t blocking_parse_timeout(struct exec_ctx *ctx, int arg);
+/* The same for a whole number of milliseconds (XREAD BLOCK): "ERR timeout
+ * is not an integer or out of range", "... is negative", "... is out of range". */
+int64_t blocking_parse_timeout_ms(struct exec_ctx *ctx, int arg);
 
 #endif

@@ -116,6 +116,8 @@ const struct config_directive config_table[] = {
     I("slowlog-log-slower-than", slowlog_log_slower_than, -1, LLONG_MAX, "10000", 0),
     I("slowlog-max-len", slowlog_max_len, 0, LONG_MAX, "128", 0),
     M("hll-sparse-max-bytes", hll_sparse_max_bytes, 0, LONG_MAX, "3000", 0),
+    M("stream-node-max-bytes", stream_node_max_bytes, 0, LLONG_MAX, "4096", 0),
+    I("stream-node-max-entries", stream_node_max_entries, 0, LLONG_MAX, "100", 0),
     I("latency-monitor-threshold", latency_monitor_threshold, 0, LLONG_MAX, "0", 0),
     B("cluster-enabled", cluster_enabled, "no", CONFIG_IMMUTABLE),
     S("cluster-config-file", cluster_config_file, "nodes.conf", CONFIG_IMMUTABLE),

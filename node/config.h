@@ -71,6 +71,8 @@ struct config {
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
     long long hll_sparse_max_bytes;
+    long long stream_node_max_bytes;
+    long long stream_node_max_entries;
     long long latency_monitor_threshold;
     /* cluster */
     bool cluster_enabled;

@@ -7,6 +7,7 @@
 #include "node/expire.h"
 #include "node/info.h"
 #include "node/log.h"
+#include "node/stream_args.h"
 #include "storage/hash.h"
 #include "storage/keyspace.h"
 #include "storage/quicklist.h"
@@ -182,6 +183,7 @@ int server_init(void) {
     server.lastsave_s = server.start_ms / 1000;
     server.lru_clock = (uint32_t)((server.start_ms / 1000) & 0xffffff);
     seed_randomness();
+    stream_register_type();
     set_register();
     quicklist_register();
     server.dbs = calloc((size_t)cfg.databases, sizeof(*server.dbs));
