@@ -136,6 +136,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         propose_write(&ctx);
     } else {
         ctx.now_ms = server_now_ms();
+        ctx.seed = server_random(); /* HRANDFIELD, ZRANDMEMBER, SRANDMEMBER */
         exec_run(&ctx);
     }
     uint64_t duration_us = server_monotonic_us() - start_us;

@@ -12,6 +12,8 @@
 #include "storage/keyspace.h"
 #include "storage/quicklist.h"
 #include "storage/set.h"
+#include "storage/thash.h"
+#include "storage/zset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,6 +188,8 @@ int server_init(void) {
     stream_register_type();
     set_register();
     quicklist_register();
+    thash_register();
+    zset_register();
     server.dbs = calloc((size_t)cfg.databases, sizeof(*server.dbs));
     if (server.dbs == NULL || command_table_init() != 0) {
         log_warning("Out of memory initialising the server");
