@@ -36,9 +36,14 @@ struct stream *stream_lookup_write(struct exec_ctx *ctx, int i, bool *wrongtype)
     return checked(ctx, db_lookup_write(ctx, ctx->argv[i], ctx->argvlen[i]), wrongtype);
 }
 
+static void *dup_stream_value(const struct kv *kv) {
+    return stream_dup(kv->v.ptr);
+}
+
 void stream_register_type(void) {
     obj_register_free(OBJ_STREAM, free_stream_value);
     obj_register_size(OBJ_STREAM, stream_value_size);
+    obj_register_dup(OBJ_STREAM, dup_stream_value);
 }
 
 struct stream *stream_create_key(struct exec_ctx *ctx, int i) {

@@ -23,6 +23,8 @@ struct stream_node {
     uint32_t deleted;
 };
 
+static int push_node(struct stream *s, struct stream_node *n);
+
 struct stream *stream_new(void) {
     struct stream *s = mem_alloc(sizeof(*s));
     if (s != NULL)
@@ -45,6 +47,73 @@ void stream_free(struct stream *s) {
         stream_group_destroy(s, s->groups[0]);
     mem_free(s->groups);
     mem_free(s);
+}
+
+static struct stream_node *dup_node(const struct stream_node *n) {
+    struct stream_node *copy = mem_alloc(sizeof(*copy));
+    unsigned char *lp = mem_alloc(lp_bytes(n->lp));
+    if (copy == NULL || lp == NULL) {
+        mem_free(copy);
+        mem_free(lp);
+        return NULL;
+    }
+    *copy = *n;
+    memcpy(lp, n->lp, lp_bytes(n->lp));
+    copy->lp = lp;
+    return copy;
+}
+
+/* Copies the groups of 'from' into 'to' (which has none). */
+static bool dup_groups(struct stream *to, const struct stream *from) {
+    for (size_t i = 0; i < from->ngroups; i++) {
+        const struct stream_group *g = from->groups[i];
+        bool oom, created;
+        struct stream_group *cg =
+            stream_group_create(to, g->name, g->namelen, &g->last_id, g->entries_read, &oom);
+        if (cg == NULL)
+            return false;
+        for (size_t j = 0; j < g->nconsumers; j++) {
+            const struct stream_consumer *c = g->consumers[j];
+            struct stream_consumer *cc =
+                stream_consumer_get(cg, c->name, c->namelen, c->seen_time_ms, &created);
+            if (cc == NULL)
+                return false;
+            for (struct idmap_node *p = idmap_seek(c->pel, NULL); p; p = idmap_next(p)) {
+                const struct stream_nack *nack = idmap_node_value(p);
+                struct stream_nack *copy = stream_pel_add(cg, cc, idmap_node_id(p));
+                if (copy == NULL)
+                    return false;
+                copy->delivery_time_ms = nack->delivery_time_ms;
+                copy->delivery_count = nack->delivery_count;
+            }
+        }
+    }
+    return true;
+}
+
+struct stream *stream_dup(const struct stream *s) {
+    struct stream *copy = stream_new();
+    if (copy == NULL)
+        return NULL;
+    for (size_t i = 0; i < s->nnodes; i++) {
+        struct stream_node *n = dup_node(s->nodes[i]);
+        if (n == NULL || push_node(copy, n) != STORAGE_OK) {
+            if (n != NULL)
+                free_node(n);
+            goto err;
+        }
+    }
+    copy->length = s->length;
+    copy->last_id = s->last_id;
+    copy->first_id = s->first_id;
+    copy->max_deleted_id = s->max_deleted_id;
+    copy->entries_added = s->entries_added;
+    if (!dup_groups(copy, s))
+        goto err;
+    return copy;
+err:
+    stream_free(copy);
+    return NULL;
 }
 
 size_t stream_node_count(const struct stream *s) {

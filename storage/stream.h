@@ -68,6 +68,8 @@ struct stream {
 /* Returns an owned empty stream (stream_free), or NULL. */
 struct stream *stream_new(void);
 void stream_free(struct stream *s);
+/* A deep copy (entries, groups, consumers, pending lists), or NULL. */
+struct stream *stream_dup(const struct stream *s);
 size_t stream_mem_bytes(const struct stream *s);
 size_t stream_node_count(const struct stream *s);
 

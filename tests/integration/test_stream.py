@@ -246,7 +246,15 @@ def test_xinfo(same):
     same("XINFO", "FOO")
 
 
-def test_copy_and_type(same):
+def test_copy_type_and_delete(same):
     fill(same, "s", 3)
+    same("XGROUP", "CREATE", "s", "g", "0")
+    same("XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", "s", ">")
     same("TYPE", "s")
     same("OBJECT", "ENCODING", "s")
+    same("COPY", "s", "s2")
+    same("XADD", "s", "9-0", "only", "in-source")
+    same("XRANGE", "s2", "-", "+")
+    same("XPENDING", "s2", "g")
+    same("DEL", "s", "s2")
+    same("EXISTS", "s", "s2")

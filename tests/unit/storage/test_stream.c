@@ -177,3 +177,40 @@ TEST(idmap_order_and_seek) {
     CHECK_EQ_INT(idmap_node_id(idmap_seek(m, &probe))->ms, 501);
     idmap_free(m, NULL);
 }
+
+TEST(stream_dup_is_deep) {
+    size_t before = mem_used();
+    struct stream *s = stream_new();
+    for (uint64_t i = 1; i <= 300; i++) {
+        struct stream_id id = {i, 0};
+        char *fv[] = {"k", "v"};
+        size_t fvlen[] = {1, 1};
+        CHECK_EQ_INT(stream_append(s, &id, 2, fv, fvlen, 4096, 100), 0);
+    }
+    struct stream_id five = {5, 0};
+    CHECK(stream_delete(s, &five));
+    bool oom, created;
+    struct stream_group *g = stream_group_create(s, "g", 1, &five, 7, &oom);
+    struct stream_consumer *c = stream_consumer_get(g, "c", 1, 11, &created);
+    struct stream_id one = {1, 0};
+    CHECK_EQ_INT(stream_pel_deliver(g, c, &one, 42), 0);
+
+    struct stream *copy = stream_dup(s);
+    stream_free(s);
+    CHECK(copy != NULL);
+    CHECK_EQ_INT(copy->length, 299);
+    CHECK(copy->max_deleted_id.ms == 5 && copy->last_id.ms == 300);
+    struct stream_iter it;
+    struct stream_id id;
+    size_t nfv, n = 0;
+    stream_iter_init(&it, copy, NULL, NULL, false);
+    while (stream_iter_next(&it, &id, &nfv))
+        n++;
+    CHECK_EQ_INT(n, 299);
+    struct stream_group *cg = stream_group_find(copy, "g", 1);
+    CHECK(cg != NULL && cg->entries_read == 7 && idmap_len(cg->pel) == 1);
+    struct stream_nack *nack = idmap_find(cg->pel, &one);
+    CHECK(nack && nack->delivery_time_ms == 42 && nack->consumer->seen_time_ms == 11);
+    stream_free(copy);
+    CHECK_EQ_INT(mem_used(), before);
+}
