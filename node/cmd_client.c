@@ -208,7 +208,7 @@ static void reply_text(struct exec_ctx *ctx, struct resp_out *text) {
     if (text->failed)
         resp_add_error(ctx->out, "ERR out of memory");
     else
-        resp_add_verbatim(ctx->out, text->buf, text->len, "txt");
+        resp_add_verbatim(ctx->out, text->len > 0 ? text->buf : "", text->len, "txt");
     resp_out_close(text);
 }
 
