@@ -1,6 +1,8 @@
-/* List commands (non-blocking): argument parsing, index normalisation,
- * Redis 7.0's reply shapes (nil vs empty array) and error texts. The list
- * value itself is storage/quicklist.c's. Blocking pops are not here. */
+/* List commands: argument parsing, index normalisation, Redis 7.0's reply
+ * shapes (nil vs empty array) and error texts. The list value itself is
+ * storage/quicklist.c's. The blocking variants park through node/blocking
+ * when their lists are empty and re-run as ordinary pops once filled. */
+#include "node/blocking.h"
 #include "node/cmd_handlers.h"
 #include "node/command.h"
 #include "node/config.h"
@@ -188,19 +190,42 @@ void cmd_rpop(struct exec_ctx *ctx) {
     pop_generic(ctx, false);
 }
 
-/* LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first
- * non-empty list and replies [key, [elements]], or a nil array. */
-void cmd_lmpop(struct exec_ctx *ctx) {
+/* Parks the client on the list keys argv[first..first+n-1]; replies as on
+ * a timeout when it cannot block (inside MULTI, from a script). */
+static void block_on_lists(struct exec_ctx *ctx, int first, int n, int64_t deadline,
+                           enum blocking_timeout_reply timeout_reply) {
+    int *keys = mem_alloc((size_t)n * sizeof(*keys));
+    bool parked = false;
+    if (keys != NULL) {
+        for (int i = 0; i < n; i++)
+            keys[i] = first + i;
+        parked = blocking_wait(ctx, keys, n, deadline, timeout_reply);
+        mem_free(keys);
+    }
+    if (parked)
+        return;
+    if (timeout_reply == BLOCKING_REPLY_NULL_ARRAY)
+        resp_add_null_array(ctx->out);
+    else
+        resp_add_null(ctx->out);
+}
+
+/* LMPOP/BLMPOP: [timeout] numkeys key [key ...] LEFT|RIGHT [COUNT count].
+ * Pops from the first non-empty list and replies [key, [elements]]; with
+ * nothing to pop, replies a nil array or (blocking) waits. Redis 7.0
+ * lmpopGenericCommand: numkeys, end and COUNT are checked before the
+ * timeout. */
+static void mpop_generic(struct exec_ctx *ctx, int numkeys_arg, bool blocking) {
     long long numkeys;
-    if (!obj_parse_ll(ctx->argv[1], ctx->argvlen[1], &numkeys) || numkeys < 1) {
+    if (!obj_parse_ll(ctx->argv[numkeys_arg], ctx->argvlen[numkeys_arg], &numkeys) || numkeys < 1) {
         resp_add_error(ctx->out, "ERR numkeys should be greater than 0");
         return;
     }
-    if (numkeys > ctx->argc - 3) {
+    if (numkeys >= ctx->argc - numkeys_arg - 1) {
         exec_reply_syntax_error(ctx);
         return;
     }
-    int where = 2 + (int)numkeys;
+    int where = numkeys_arg + 1 + (int)numkeys;
     bool at_head;
     if (!parse_end(ctx, where, &at_head))
         return;
@@ -219,7 +244,10 @@ void cmd_lmpop(struct exec_ctx *ctx) {
     }
     if (count == -1)
         count = 1;
-    for (int i = 2; i < where; i++) {
+    int64_t deadline = blocking ? blocking_parse_timeout(ctx, 1) : 0;
+    if (deadline < 0)
+        return;
+    for (int i = numkeys_arg + 1; i < where; i++) {
         struct kv *list;
         if (!lookup_list(ctx, i, true, &list))
             return;
@@ -232,7 +260,52 @@ void cmd_lmpop(struct exec_ctx *ctx) {
         delete_if_empty(ctx, list, i);
         return;
     }
-    resp_add_null_array(ctx->out);
+    if (blocking)
+        block_on_lists(ctx, numkeys_arg + 1, (int)numkeys, deadline, BLOCKING_REPLY_NULL_ARRAY);
+    else
+        resp_add_null_array(ctx->out);
+}
+
+void cmd_lmpop(struct exec_ctx *ctx) {
+    mpop_generic(ctx, 1, false);
+}
+
+void cmd_blmpop(struct exec_ctx *ctx) {
+    mpop_generic(ctx, 2, true);
+}
+
+/* BLPOP/BRPOP key [key ...] timeout: [key, element] from the first
+ * non-empty list, checking types in key order (Redis 7.0). */
+static void blocking_pop(struct exec_ctx *ctx, bool at_head) {
+    int64_t deadline = blocking_parse_timeout(ctx, ctx->argc - 1);
+    if (deadline < 0)
+        return;
+    for (int i = 1; i < ctx->argc - 1; i++) {
+        struct kv *list;
+        if (!lookup_list(ctx, i, true, &list))
+            return;
+        if (list == NULL)
+            continue;
+        char buf[LP_INTBUF];
+        size_t len;
+        const char *s = quicklist_peek(list_of(list), at_head, buf, &len);
+        resp_add_array(ctx->out, 2);
+        resp_add_bulk(ctx->out, ctx->argv[i], ctx->argvlen[i]);
+        resp_add_bulk(ctx->out, s, len);
+        quicklist_pop(list_of(list), at_head);
+        db_touch_modified(ctx, ctx->argv[i], ctx->argvlen[i]);
+        delete_if_empty(ctx, list, i);
+        return;
+    }
+    block_on_lists(ctx, 1, ctx->argc - 2, deadline, BLOCKING_REPLY_NULL_ARRAY);
+}
+
+void cmd_blpop(struct exec_ctx *ctx) {
+    blocking_pop(ctx, true);
+}
+
+void cmd_brpop(struct exec_ctx *ctx) {
+    blocking_pop(ctx, false);
 }
 
 /* LMOVE/RPOPLPUSH. Redis 7.0 lmoveGenericCommand: the destination's type
@@ -300,6 +373,32 @@ void cmd_lmove(struct exec_ctx *ctx) {
 
 void cmd_rpoplpush(struct exec_ctx *ctx) {
     move_generic(ctx, false, true);
+}
+
+/* BLMOVE/BRPOPLPUSH: a move once the source has an element (Redis 7.0
+ * blmoveGenericCommand: the ends, then the timeout, then the source type). */
+static void blocking_move(struct exec_ctx *ctx, bool from_head, bool to_head, int timeout_arg) {
+    int64_t deadline = blocking_parse_timeout(ctx, timeout_arg);
+    if (deadline < 0)
+        return;
+    struct kv *src;
+    if (!lookup_list(ctx, 1, true, &src))
+        return;
+    if (src != NULL)
+        move_generic(ctx, from_head, to_head);
+    else
+        block_on_lists(ctx, 1, 1, deadline, BLOCKING_REPLY_NULL_BULK);
+}
+
+void cmd_blmove(struct exec_ctx *ctx) {
+    bool from_head, to_head;
+    if (!parse_end(ctx, 3, &from_head) || !parse_end(ctx, 4, &to_head))
+        return;
+    blocking_move(ctx, from_head, to_head, 5);
+}
+
+void cmd_brpoplpush(struct exec_ctx *ctx) {
+    blocking_move(ctx, false, true, 3);
 }
 
 /* ---- Reads ---- */
