@@ -196,31 +196,10 @@ void cmd_xlen(struct exec_ctx *ctx) {
         resp_add_int(ctx->out, s ? (long long)s->length : 0);
 }
 
-/* An interval bound: "-", "+", an ID, or "(" + ID for an exclusive one. */
-static bool parse_bound(struct exec_ctx *ctx, int i, bool is_start, struct stream_id *id) {
-    bool exclusive = ctx->argvlen[i] > 1 && ctx->argv[i][0] == '(';
-    if (exclusive) {
-        ctx->argv[i]++;
-        ctx->argvlen[i]--;
-    }
-    bool ok = stream_parse_id(ctx, i, true, is_start ? 0 : UINT64_MAX, id);
-    if (exclusive) {
-        ctx->argv[i]--;
-        ctx->argvlen[i]++;
-    }
-    if (!ok)
-        return false;
-    if (exclusive && !(is_start ? stream_id_incr(id) : stream_id_decr(id))) {
-        resp_add_error(ctx->out, is_start ? "ERR invalid start ID for the interval"
-                                          : "ERR invalid end ID for the interval");
-        return false;
-    }
-    return true;
-}
-
 static void range_command(struct exec_ctx *ctx, bool rev) {
     struct stream_id start, end;
-    if (!parse_bound(ctx, rev ? 3 : 2, true, &start) || !parse_bound(ctx, rev ? 2 : 3, false, &end))
+    if (!stream_parse_interval(ctx, rev ? 3 : 2, true, &start) ||
+        !stream_parse_interval(ctx, rev ? 2 : 3, false, &end))
         return;
     long long count = -1;
     for (int j = 4; j < ctx->argc; j++) {

@@ -182,7 +182,6 @@ void cmd_xgroup_delconsumer(struct exec_ctx *ctx) {
 
 void cmd_xgroup_help(struct exec_ctx *ctx) {
     static const char *const lines[] = {
-        "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "CREATE <key> <groupname> <id|$> [option]",
         "    Create a new consumer group. Options are:",
         "    * MKSTREAM",
@@ -197,13 +196,9 @@ void cmd_xgroup_help(struct exec_ctx *ctx) {
         "    Remove the specified group.",
         "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
         "    Set the current group ID and entries_read counter.",
-        "HELP",
-        "    Prints this help.",
+        NULL,
     };
-    size_t n = sizeof(lines) / sizeof(lines[0]);
-    resp_add_array(ctx->out, (long long)n);
-    for (size_t i = 0; i < n; i++)
-        resp_add_status(ctx->out, lines[i]);
+    exec_reply_help(ctx, lines);
 }
 
 /* ---- XACK ---- */
@@ -231,25 +226,6 @@ void cmd_xack(struct exec_ctx *ctx) {
 }
 
 /* ---- XPENDING ---- */
-
-/* "-", "+", an ID, or "(ID" exclusive, as XRANGE bounds. */
-static bool parse_interval(struct exec_ctx *ctx, int i, bool is_start, struct stream_id *id) {
-    bool exclusive = ctx->argvlen[i] > 1 && ctx->argv[i][0] == '(';
-    const char *p = ctx->argv[i] + exclusive;
-    size_t len = ctx->argvlen[i] - exclusive;
-    if (len == 1 && (p[0] == '-' || p[0] == '+')) {
-        id->ms = id->seq = p[0] == '-' ? 0 : UINT64_MAX;
-    } else if (!stream_id_parse(p, len, is_start ? 0 : UINT64_MAX, id, NULL)) {
-        resp_add_error(ctx->out, "ERR Invalid stream ID specified as stream command argument");
-        return false;
-    }
-    if (exclusive && !(is_start ? stream_id_incr(id) : stream_id_decr(id))) {
-        resp_add_error(ctx->out, is_start ? "ERR invalid start ID for the interval"
-                                          : "ERR invalid end ID for the interval");
-        return false;
-    }
-    return true;
-}
 
 static void xpending_summary(struct exec_ctx *ctx, const struct stream_group *g) {
     resp_add_array(ctx->out, 4);
@@ -299,7 +275,8 @@ void cmd_xpending(struct exec_ctx *ctx) {
             return;
         if (count < 0)
             count = 0;
-        if (!parse_interval(ctx, at, true, &start) || !parse_interval(ctx, at + 1, false, &end))
+        if (!stream_parse_interval(ctx, at, true, &start) ||
+            !stream_parse_interval(ctx, at + 1, false, &end))
             return;
         if (at + 3 < ctx->argc)
             consumer_arg = at + 3;
@@ -379,23 +356,34 @@ static bool transfer(struct stream_group *g, struct stream_nack *nack, const str
     return true;
 }
 
-void cmd_xclaim(struct exec_ctx *ctx) {
+/* XCLAIM/XAUTOCLAIM preamble: the group at argv[1]/argv[2] and the
+ * min-idle-time at argv[4]. Returns NULL after replying with an error. */
+static struct stream_group *claim_target(struct exec_ctx *ctx, const char *cmd, struct stream **s,
+                                         long long *min_idle) {
     bool wrongtype;
-    struct stream *s = stream_lookup_write(ctx, 1, &wrongtype);
+    *s = stream_lookup_write(ctx, 1, &wrongtype);
     if (wrongtype)
-        return;
-    struct stream_group *g = s ? stream_group_find(s, ctx->argv[2], ctx->argvlen[2]) : NULL;
+        return NULL;
+    struct stream_group *g = *s ? stream_group_find(*s, ctx->argv[2], ctx->argvlen[2]) : NULL;
     if (g == NULL) {
         reply_nogroup(ctx, 1, 2);
-        return;
+        return NULL;
     }
+    if (!obj_parse_ll(ctx->argv[4], ctx->argvlen[4], min_idle)) {
+        resp_add_errorf(ctx->out, "ERR Invalid min-idle-time argument for %s", cmd);
+        return NULL;
+    }
+    if (*min_idle < 0)
+        *min_idle = 0;
+    return g;
+}
+
+void cmd_xclaim(struct exec_ctx *ctx) {
+    struct stream *s;
     long long min_idle;
-    if (!obj_parse_ll(ctx->argv[4], ctx->argvlen[4], &min_idle)) {
-        resp_add_error(ctx->out, "ERR Invalid min-idle-time argument for XCLAIM");
+    struct stream_group *g = claim_target(ctx, "XCLAIM", &s, &min_idle);
+    if (g == NULL)
         return;
-    }
-    if (min_idle < 0)
-        min_idle = 0;
     /* IDs run until the first argument that is not one; options follow. */
     int last_id_arg = 4;
     struct stream_id scratch;
@@ -481,24 +469,13 @@ void cmd_xclaim(struct exec_ctx *ctx) {
 }
 
 void cmd_xautoclaim(struct exec_ctx *ctx) {
-    bool wrongtype;
-    struct stream *s = stream_lookup_write(ctx, 1, &wrongtype);
-    if (wrongtype)
-        return;
-    struct stream_group *g = s ? stream_group_find(s, ctx->argv[2], ctx->argvlen[2]) : NULL;
-    if (g == NULL) {
-        reply_nogroup(ctx, 1, 2);
-        return;
-    }
+    struct stream *s;
     long long min_idle, count = 100;
-    if (!obj_parse_ll(ctx->argv[4], ctx->argvlen[4], &min_idle)) {
-        resp_add_error(ctx->out, "ERR Invalid min-idle-time argument for XAUTOCLAIM");
+    struct stream_group *g = claim_target(ctx, "XAUTOCLAIM", &s, &min_idle);
+    if (g == NULL)
         return;
-    }
-    if (min_idle < 0)
-        min_idle = 0;
     struct stream_id start;
-    if (!parse_interval(ctx, 5, true, &start))
+    if (!stream_parse_interval(ctx, 5, true, &start))
         return;
     bool justid = false;
     for (int j = 6; j < ctx->argc; j++) {

@@ -225,18 +225,13 @@ void cmd_xinfo_consumers(struct exec_ctx *ctx) {
 
 void cmd_xinfo_help(struct exec_ctx *ctx) {
     static const char *const lines[] = {
-        "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "CONSUMERS <key> <groupname>",
         "    Show consumers of <groupname>.",
         "GROUPS <key>",
         "    Show the stream consumer groups.",
         "STREAM <key> [FULL [COUNT <count>]",
         "    Show information about the stream.",
-        "HELP",
-        "    Prints this help.",
+        NULL,
     };
-    size_t n = sizeof(lines) / sizeof(lines[0]);
-    resp_add_array(ctx->out, (long long)n);
-    for (size_t i = 0; i < n; i++)
-        resp_add_status(ctx->out, lines[i]);
+    exec_reply_help(ctx, lines);
 }

@@ -78,6 +78,24 @@ bool stream_parse_id(struct exec_ctx *ctx, int i, bool allow_special, uint64_t m
     return false;
 }
 
+bool stream_parse_interval(struct exec_ctx *ctx, int i, bool is_start, struct stream_id *id) {
+    bool exclusive = ctx->argvlen[i] > 1 && ctx->argv[i][0] == '(';
+    const char *p = ctx->argv[i] + exclusive;
+    size_t len = ctx->argvlen[i] - exclusive;
+    if (len == 1 && (p[0] == '-' || p[0] == '+')) {
+        id->ms = id->seq = p[0] == '-' ? 0 : UINT64_MAX;
+    } else if (!stream_id_parse(p, len, is_start ? 0 : UINT64_MAX, id, NULL)) {
+        resp_add_error(ctx->out, "ERR Invalid stream ID specified as stream command argument");
+        return false;
+    }
+    if (exclusive && !(is_start ? stream_id_incr(id) : stream_id_decr(id))) {
+        resp_add_error(ctx->out, is_start ? "ERR invalid start ID for the interval"
+                                          : "ERR invalid end ID for the interval");
+        return false;
+    }
+    return true;
+}
+
 void stream_reply_id(struct exec_ctx *ctx, const struct stream_id *id) {
     char buf[STREAM_ID_MAX_LEN];
     resp_add_bulk(ctx->out, buf, stream_id_format(id, buf));

@@ -28,6 +28,11 @@ void stream_touch(struct exec_ctx *ctx, int i);
 bool stream_parse_id(struct exec_ctx *ctx, int i, bool allow_special, uint64_t missing_seq,
                      struct stream_id *id);
 
+/* An interval bound as XRANGE/XPENDING take it: "-", "+", an ID (a missing
+ * sequence is 0 for a start, max for an end), or "(" + ID for an exclusive
+ * one. Replies Redis's error and returns false. */
+bool stream_parse_interval(struct exec_ctx *ctx, int i, bool is_start, struct stream_id *id);
+
 /* Writes one entry [id, [f, v, ...]] at the iterator's current entry. */
 void stream_reply_entry(struct exec_ctx *ctx, struct stream_iter *it, const struct stream_id *id,
                         size_t nfv);
