@@ -184,19 +184,10 @@ static bool arg_long_range(struct exec_ctx *ctx, int i, long long min, long long
     return true;
 }
 
-/* getPositiveLongFromObjectOrReply. */
+/* getPositiveLongFromObjectOrReply: one message for every failure. */
 static bool arg_positive(struct exec_ctx *ctx, int i, long long *out, const char *msg) {
-    long long v;
-    if (!obj_parse_ll(ctx->argv[i], ctx->argvlen[i], &v)) {
-        resp_add_error(ctx->out, msg ? msg : "ERR value is not an integer or out of range");
-        return false;
-    }
-    if (v < 0) {
-        resp_add_error(ctx->out, msg ? msg : "ERR value is out of range, must be positive");
-        return false;
-    }
-    *out = v;
-    return true;
+    return arg_long_range(ctx, i, 0, LONG_MAX, out,
+                          msg ? msg : "ERR value is out of range, must be positive");
 }
 
 /* ---- ZADD ZINCRBY ---- */
@@ -269,8 +260,6 @@ static void zadd_generic(struct exec_ctx *ctx, int in_flags) {
         created = true;
         if (kv == NULL)
             rc = -1;
-    } else if (kv != NULL) {
-        rc = zset_prepare(kv, elements, &lim);
     }
     bool nan_error = false;
     for (size_t j = 0; kv != NULL && rc == 0 && j < elements; j++) {
@@ -853,7 +842,7 @@ static bool src_find(const struct algebra_src *s, const char *m, size_t len, dou
     return zset_score(s->kv, m, len, score);
 }
 
-/* Walks a source in its order: sorted sets by score, sets by position. */
+/* Walks a source: sorted sets by score, sets by position. */
 struct src_walk {
     const struct algebra_src *src;
     size_t pos;
@@ -861,11 +850,13 @@ struct src_walk {
     char buf[SET_INT_BUF];
 };
 
+/* Sorted sets are walked from the highest member down, as Redis's
+ * zuiInitIterator does (so sums round the same way). */
 static void walk_init(struct src_walk *w, const struct algebra_src *s) {
     w->src = s;
     w->pos = 0;
     if (s->kv != NULL && s->kv->type == OBJ_ZSET)
-        zset_iter_at_rank(&w->it, s->kv, 0, false);
+        zset_iter_at_rank(&w->it, s->kv, 0, true);
 }
 
 static bool walk_next(struct src_walk *w, struct zset_member *m) {
@@ -1186,7 +1177,7 @@ static void zrandmember_count(struct exec_ctx *ctx, long long count, bool withsc
     unsigned char *chosen = NULL;
     if (!whole) {
         /* Distinct members: choose 'n' of the 'size' ranks (Floyd's
-         * sampling), then reply in rank order. */
+         * sampling). */
         chosen = calloc(size, 1);
         if (chosen == NULL) {
             reply_oom(ctx);
@@ -1197,10 +1188,11 @@ static void zrandmember_count(struct exec_ctx *ctx, long long count, bool withsc
             chosen[chosen[t] ? j : t] = 1;
         }
     }
+    /* Redis walks the set from the top (zuiInitIterator) to reply. */
     reply_members_header(ctx, whole ? size : n, withscores);
     struct zset_iter it;
     size_t rank = 0;
-    for (zset_iter_at_rank(&it, kv, 0, false); zset_iter_valid(&it); zset_iter_next(&it)) {
+    for (zset_iter_at_rank(&it, kv, 0, true); zset_iter_valid(&it); zset_iter_next(&it)) {
         if (whole || chosen[rank]) {
             zset_iter_get(&it, &m);
             reply_member(ctx, &m, withscores);
@@ -1245,6 +1237,7 @@ void cmd_zrandmember(struct exec_ctx *ctx) {
 struct scan_members {
     struct exec_ctx *ctx;
     const struct collscan_args *args;
+    bool is_listpack;
     long long n;
     size_t seen;
 };
@@ -1253,8 +1246,15 @@ static void scan_reply_member(const char *m, size_t len, double score, void *arg
     struct scan_members *s = arg;
     if (!collscan_matches(s->args, m, len))
         return;
+    /* Redis replies with the listpack's stored string (d2string: integral
+     * scores within +-LLONG_MAX/2 as integers) or, for a skiplist, "%.17Lg". */
     char buf[32];
-    int n = snprintf(buf, sizeof(buf), "%.17g", score);
+    int n;
+    if (s->is_listpack && score >= (double)(-LLONG_MAX / 2) && score <= (double)(LLONG_MAX / 2) &&
+        score == floor(score))
+        n = snprintf(buf, sizeof(buf), "%lld", (long long)score);
+    else
+        n = snprintf(buf, sizeof(buf), "%.17g", score);
     resp_add_bulk(s->ctx->out, m, len);
     resp_add_bulk(s->ctx->out, buf, (size_t)n);
     s->n += 2;
@@ -1296,7 +1296,8 @@ void cmd_zscan(struct exec_ctx *ctx) {
     resp_add_array(ctx->out, 2);
     resp_add_bulk(ctx->out, buf, (size_t)buflen);
     size_t token = resp_begin_deferred(ctx->out);
-    struct scan_members members = {.ctx = ctx, .args = &args};
+    struct scan_members members = {
+        .ctx = ctx, .args = &args, .is_listpack = kv->encoding == OBJ_ENC_LISTPACK};
     uint64_t c = kv->encoding == OBJ_ENC_LISTPACK ? 0 : args.cursor;
     do {
         c = zset_scan(kv, c, scan_reply_member, &members);

@@ -7,12 +7,13 @@
 #include "storage/mem.h"
 #include "storage/storage.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
-#define SCORE_TAG        'D'
-#define SCORE_BYTES      9
-#define EXACT_INT_DOUBLE 9007199254740992.0 /* 2^53 */
+#define SCORE_TAG       'D'
+#define SCORE_BYTES     9
+#define INT_SCORE_LIMIT ((double)(LLONG_MAX / 2)) /* Redis's double2ll range */
 
 /* ---- Listpack encoding ---- */
 
@@ -30,8 +31,8 @@ static double lp_score_at(const unsigned char *p) {
 /* Inserts 'score' before position 'p' (NULL: at the end). */
 static int lp_insert_score(unsigned char **lpp, unsigned char *p, double score,
                            unsigned char **newp) {
-    if (score >= -EXACT_INT_DOUBLE && score <= EXACT_INT_DOUBLE && score == floor(score) &&
-        !(score == 0 && signbit(score)))
+    /* Redis's d2string stores integral scores as integers (so -0 becomes 0). */
+    if (score >= -INT_SCORE_LIMIT && score <= INT_SCORE_LIMIT && score == floor(score))
         return lp_insert_int(lpp, p, (long long)score, newp);
     char buf[SCORE_BYTES];
     buf[0] = SCORE_TAG;
@@ -156,12 +157,6 @@ int zset_convert_to_skiplist(struct kv *kv) {
     lp_free(lp);
     kv->v.ptr = zs;
     kv->encoding = OBJ_ENC_SKIPLIST;
-    return STORAGE_OK;
-}
-
-int zset_prepare(struct kv *kv, size_t size_hint, const struct zset_limits *lim) {
-    if (kv->encoding == OBJ_ENC_LISTPACK && size_hint > lim->max_entries)
-        return zset_convert_to_skiplist(kv);
     return STORAGE_OK;
 }
 

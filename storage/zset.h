@@ -3,7 +3,8 @@
  *
  * OBJ_ENC_LISTPACK: kv->v.ptr is a listpack of member, score, member,
  * score... sorted by score, then member bytes. A score that is an integer
- * of magnitude <= 2^53 (and not -0) is an integer entry; any other score is
+ * of magnitude <= LLONG_MAX/2 is an integer entry (so -0 reads back as 0, as
+ * in Redis); any other score is
  * a 9-byte string entry 'D' + the 8 bytes of the double, so it reads back
  * exactly. OBJ_ENC_SKIPLIST: kv->v.ptr is a 'struct zset': a skiplist of
  * nodes plus a dict over the same nodes (member -> node), one allocation
@@ -55,9 +56,6 @@ void zset_register(void);
  * bytes exceed the limits. NULL when out of memory. */
 struct kv *zset_new(const char *key, size_t keylen, size_t size_hint, size_t len_hint,
                     const struct zset_limits *lim);
-/* Redis 7.0 zsetTypeMaybeConvert: a listpack about to receive 'size_hint'
- * members that exceeds max_entries becomes a skiplist. */
-int zset_prepare(struct kv *kv, size_t size_hint, const struct zset_limits *lim);
 int zset_convert_to_skiplist(struct kv *kv);
 /* Converts a skiplist back to a listpack when it fits the limits (store
  * commands, as zsetConvertToListpackIfNeeded). Failure leaves a skiplist. */
