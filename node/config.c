@@ -199,36 +199,7 @@ const struct config_directive *config_next(const struct config_directive *d) {
 /* ---- Parsing ---- */
 
 bool config_parse_ll(const char *s, long long *out) {
-    /* Redis string2ll: optional '-', then digits with no leading zero. */
-    const char *p = s;
-    bool negative = *p == '-';
-    if (negative)
-        p++;
-    if (*p == '0' && p[1] == '\0' && !negative) {
-        *out = 0;
-        return true;
-    }
-    if (*p < '1' || *p > '9')
-        return false;
-    unsigned long long v = 0;
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (ULLONG_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (negative) {
-        if (v > (unsigned long long)LLONG_MAX + 1)
-            return false;
-        *out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
-    } else {
-        if (v > (unsigned long long)LLONG_MAX)
-            return false;
-        *out = (long long)v;
-    }
-    return true;
+    return obj_parse_ll(s, strlen(s), out); /* Redis string2ll rules */
 }
 
 bool config_parse_memory(const char *s, long long *out) {
