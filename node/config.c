@@ -6,6 +6,7 @@
 
 #include "node/config_table.h"
 #include "node/server.h"
+#include "storage/object.h"
 
 #include <errno.h>
 #include <limits.h>
