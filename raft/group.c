@@ -1,0 +1,253 @@
+/* One Raft group member (see group.h): canonical/raft glue. Owns the
+ * library's objects and their life cycle, the FSM callbacks, proposal
+ * completion, and the post-election barrier. It knows nothing of what an
+ * entry means. Snapshots are not wired yet (issue 5): the snapshot
+ * threshold is set beyond reach so the library never asks for one. */
+#include "raft/group.h"
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct group {
+    struct raft raft;
+    struct raft_io io;
+    struct raft_uv_transport transport;
+    struct raft_fsm fsm;
+    uv_loop_t *loop;
+    uv_check_t watch; /* notices elections after each loop iteration */
+    group_apply_fn apply;
+    void *apply_arg;
+    uint64_t barrier_term; /* term in which the post-election barrier was sent */
+    int pending_closes;
+    void (*closed)(void *arg);
+    void *closed_arg;
+};
+
+struct proposal {
+    struct raft_apply req;
+    group_done_fn done;
+    void *arg;
+};
+
+const char *group_strerror(int code) {
+    switch (code) {
+#define X(name, value, text)                                                                       \
+    case value:                                                                                    \
+        return text;
+        GROUP_ERRORS(X)
+#undef X
+    default:
+        return "unknown group error";
+    }
+}
+
+static int from_raft(int rv) {
+    switch (rv) {
+    case 0:
+        return GROUP_OK;
+    case RAFT_NOMEM:
+        return GROUP_ENOMEM;
+    case RAFT_NOTLEADER:
+        return GROUP_ENOTLEADER;
+    case RAFT_LEADERSHIPLOST:
+        return GROUP_ELEADERSHIPLOST;
+    case RAFT_SHUTDOWN:
+        return GROUP_ESHUTDOWN;
+    default:
+        return GROUP_EIO;
+    }
+}
+
+/* ---- FSM ---- */
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
+    struct group *g = fsm->data;
+    *result = NULL;
+    g->apply(g->apply_arg, buf->base, buf->len, result);
+    return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n) {
+    (void)fsm;
+    (void)bufs;
+    (void)n;
+    return RAFT_NOTFOUND; /* never asked: see the threshold in group_new */
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
+    (void)fsm;
+    (void)buf;
+    return RAFT_NOTFOUND;
+}
+
+/* ---- Elections ---- */
+
+static void barrier_done(struct raft_barrier *req, int status) {
+    (void)status; /* a lost barrier is retried by the next leader's own */
+    free(req);
+}
+
+/* A new leader applies its log only once an entry of its own term commits
+ * (the commit index is not persisted): commit a barrier right away. */
+static void on_loop_iteration(uv_check_t *handle) {
+    struct group *g = handle->data;
+    if (raft_state(&g->raft) != RAFT_LEADER || g->raft.current_term == g->barrier_term)
+        return;
+    struct raft_barrier *req = malloc(sizeof(*req));
+    if (req == NULL)
+        return; /* retried on the next iteration */
+    if (raft_barrier(&g->raft, req, barrier_done) != 0) {
+        free(req);
+        return;
+    }
+    g->barrier_term = g->raft.current_term;
+}
+
+/* ---- Life cycle ---- */
+
+int group_new(const struct group_config *cfg, struct group **out, char *errmsg, size_t errlen) {
+    struct group *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        snprintf(errmsg, errlen, "out of memory");
+        return GROUP_ENOMEM;
+    }
+    g->loop = cfg->loop;
+    g->apply = cfg->apply;
+    g->apply_arg = cfg->apply_arg;
+    g->fsm.version = 1;
+    g->fsm.data = g;
+    g->fsm.apply = fsm_apply;
+    g->fsm.snapshot = fsm_snapshot;
+    g->fsm.restore = fsm_restore;
+    int rv = raft_uv_tcp_init(&g->transport, cfg->loop);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "raft transport: %s", raft_strerror(rv));
+        goto err_after_alloc;
+    }
+    rv = raft_uv_init(&g->io, cfg->loop, cfg->dir, &g->transport);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "raft storage in %s: %s", cfg->dir, g->io.errmsg);
+        goto err_after_transport;
+    }
+    char address[256];
+    snprintf(address, sizeof(address), "%s", cfg->address);
+    rv = raft_init(&g->raft, &g->io, &g->fsm, cfg->id, address);
+    if (rv != 0) {
+        snprintf(errmsg, errlen, "raft: %s", raft_errmsg(&g->raft));
+        goto err_after_io;
+    }
+    raft_set_pre_vote(&g->raft, true);
+    raft_set_snapshot_threshold(&g->raft, UINT32_MAX);
+    if (cfg->election_timeout_ms)
+        raft_set_election_timeout(&g->raft, cfg->election_timeout_ms);
+    if (cfg->heartbeat_timeout_ms)
+        raft_set_heartbeat_timeout(&g->raft, cfg->heartbeat_timeout_ms);
+    uv_check_init(cfg->loop, &g->watch);
+    g->watch.data = g;
+    uv_check_start(&g->watch, on_loop_iteration);
+    *out = g;
+    return GROUP_OK;
+err_after_io:
+    raft_uv_close(&g->io);
+err_after_transport:
+    raft_uv_tcp_close(&g->transport);
+err_after_alloc:
+    free(g);
+    return GROUP_EIO;
+}
+
+int group_bootstrap(struct group *g, const struct group_member *members, size_t n) {
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    int rv = 0;
+    for (size_t i = 0; i < n && rv == 0; i++)
+        rv = raft_configuration_add(&conf, members[i].id, members[i].address, RAFT_VOTER);
+    if (rv == 0)
+        rv = raft_bootstrap(&g->raft, &conf);
+    raft_configuration_close(&conf);
+    return rv == RAFT_CANTBOOTSTRAP ? GROUP_OK : from_raft(rv); /* state exists already */
+}
+
+int group_start(struct group *g) {
+    return from_raft(raft_start(&g->raft));
+}
+
+static void proposal_done(struct raft_apply *req, int status, void *result) {
+    struct proposal *p = req->data;
+    p->done(p->arg, from_raft(status), status == 0 ? result : NULL);
+    free(p);
+}
+
+int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, void *arg) {
+    struct proposal *p = malloc(sizeof(*p));
+    if (p == NULL)
+        return GROUP_ENOMEM;
+    p->req.data = p;
+    p->done = done;
+    p->arg = arg;
+    struct raft_buffer rb = {.base = buf, .len = len};
+    int rv = raft_apply(&g->raft, &p->req, &rb, 1, proposal_done);
+    if (rv != 0) {
+        free(p);
+        return from_raft(rv);
+    }
+    return GROUP_OK;
+}
+
+bool group_is_leader(const struct group *g) {
+    return raft_state((struct raft *)&g->raft) == RAFT_LEADER;
+}
+
+uint64_t group_leader(const struct group *g, const char **address) {
+    raft_id id;
+    const char *addr;
+    raft_leader((struct raft *)&g->raft, &id, &addr);
+    if (address != NULL)
+        *address = addr;
+    return id;
+}
+
+uint64_t group_applied_index(const struct group *g) {
+    return raft_last_applied((struct raft *)&g->raft);
+}
+
+uint64_t group_last_index(const struct group *g) {
+    return raft_last_index((struct raft *)&g->raft);
+}
+
+uint64_t group_term(const struct group *g) {
+    return g->raft.current_term;
+}
+
+static void one_closed(struct group *g) {
+    if (--g->pending_closes > 0)
+        return;
+    void (*closed)(void *) = g->closed;
+    void *arg = g->closed_arg;
+    free(g);
+    if (closed != NULL)
+        closed(arg);
+}
+
+static void raft_closed(struct raft *r) {
+    struct group *g = r->data;
+    raft_uv_close(&g->io);
+    raft_uv_tcp_close(&g->transport);
+    one_closed(g);
+}
+
+static void watch_closed(uv_handle_t *handle) {
+    one_closed(handle->data);
+}
+
+void group_close(struct group *g, void (*closed)(void *arg), void *arg) {
+    g->closed = closed;
+    g->closed_arg = arg;
+    g->pending_closes = 2;
+    g->raft.data = g;
+    uv_close((uv_handle_t *)&g->watch, watch_closed);
+    raft_close(&g->raft, raft_closed);
+}

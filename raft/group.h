@@ -1,0 +1,90 @@
+/* One member of a Raft group (canonical/raft 0.15 with its libuv backend).
+ *
+ * The group owns the library objects (struct raft, its I/O and transport)
+ * and hides them: callers propose opaque entries and get each committed
+ * entry back through an apply callback, in log order, on every member. The
+ * member that proposed an entry also learns the apply result through the
+ * proposal's completion callback.
+ *
+ * Traps handled here (see shared/docs/raft-notes.md): the commit index is
+ * not persisted, so after a restart a leader applies its log only once an
+ * entry of its own term commits: group issues a barrier as soon as it wins
+ * an election. An apply callback with a non-zero status means the entry's
+ * fate is unknown to its proposer.
+ *
+ * Everything runs on the caller's libuv loop thread. */
+#ifndef KR_RAFT_GROUP_H
+#define KR_RAFT_GROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define GROUP_ERRORS(X)                                                                            \
+    X(GROUP_OK, 0, "ok")                                                                           \
+    X(GROUP_ENOMEM, -1, "out of memory")                                                           \
+    X(GROUP_EIO, -2, "raft I/O error")                                                             \
+    X(GROUP_ENOTLEADER, -3, "not the leader")                                                      \
+    X(GROUP_ELEADERSHIPLOST, -4, "leadership lost before the entry committed")                     \
+    X(GROUP_ESHUTDOWN, -5, "group shutting down")
+
+enum group_error {
+#define X(name, value, text) name = value,
+    GROUP_ERRORS(X)
+#undef X
+};
+
+const char *group_strerror(int code);
+
+struct group;
+
+/* Applies one committed entry (borrowed: valid during the call) on this
+ * member; '*result' goes to the proposer's completion callback (on the
+ * member that proposed it) and is otherwise ignored. Must not fail for a
+ * well-formed entry: every member must reach the same state. */
+typedef void (*group_apply_fn)(void *arg, const void *buf, size_t len, void **result);
+/* Completion of a proposal: 'status' is GROUP_OK with the apply result, or
+ * an error (the entry may or may not have been applied). */
+typedef void (*group_done_fn)(void *arg, int status, void *result);
+
+struct group_member {
+    uint64_t id;         /* > 0 */
+    const char *address; /* "ip:port" of its Raft transport */
+};
+
+struct group_config {
+    uv_loop_t *loop;
+    const char *dir; /* holds only the library's files */
+    uint64_t id;
+    const char *address; /* where this member listens */
+    group_apply_fn apply;
+    void *apply_arg;
+    unsigned election_timeout_ms; /* 0: the library's default */
+    unsigned heartbeat_timeout_ms;
+};
+
+/* Creates a member. Returns GROUP_OK and '*out' (free with group_close), or
+ * an error with a reason in 'errmsg'. */
+int group_new(const struct group_config *cfg, struct group **out, char *errmsg, size_t errlen);
+/* Writes the initial configuration (fresh 'dir' only; on one member, or on
+ * all members with the same list). */
+int group_bootstrap(struct group *g, const struct group_member *members, size_t n);
+/* Starts the member: loads its log and snapshot, joins elections. */
+int group_start(struct group *g);
+/* Proposes an entry. On GROUP_OK takes ownership of 'buf' (malloc'd) and
+ * will call 'done' exactly once; on error 'buf' stays the caller's. */
+int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, void *arg);
+
+bool group_is_leader(const struct group *g);
+/* The current leader's id and address (0 / NULL when unknown). */
+uint64_t group_leader(const struct group *g, const char **address);
+uint64_t group_applied_index(const struct group *g);
+uint64_t group_last_index(const struct group *g);
+uint64_t group_term(const struct group *g);
+
+/* Stops the member; 'closed' (may be NULL) runs once its memory is freed.
+ * Pending proposals complete with GROUP_ESHUTDOWN first. */
+void group_close(struct group *g, void (*closed)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,241 @@
+/* raft/group on the real libuv backend: entries proposed on the leader are
+ * applied in order on every member with the proposer's result; a restarted
+ * member replays its log (the commit-index trap: it must not sit on an
+ * unapplied log); three members on loopback converge. Every wait is bounded. */
+#include "raft/group.h"
+#include "tests/unit/lib/test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_MEMBERS 3
+#define MAX_APPLIED 512
+
+struct member {
+    struct group *g;
+    char dir[64];
+    char address[32];
+    uint64_t id;
+    uint64_t applied[MAX_APPLIED]; /* payloads in apply order */
+    size_t napplied;
+    bool closed;
+};
+
+struct fixture {
+    uv_loop_t loop;
+    uv_timer_t tick; /* wakes uv_run so predicates are re-checked */
+    struct member m[MAX_MEMBERS];
+    size_t n;
+    size_t done_ok;
+    size_t done_bad;
+};
+
+static void apply_entry(void *arg, const void *buf, size_t len, void **result) {
+    struct member *m = arg;
+    uint64_t v = 0;
+    if (len == sizeof(v))
+        memcpy(&v, buf, sizeof(v));
+    if (m->napplied < MAX_APPLIED)
+        m->applied[m->napplied++] = v;
+    *result = (void *)(uintptr_t)(v * 2);
+}
+
+static void on_tick(uv_timer_t *t) {
+    (void)t;
+}
+
+/* Runs the loop until 'pred' holds or 'timeout_ms' passes. */
+static bool run_until(struct fixture *f, bool (*pred)(struct fixture *), uint64_t timeout_ms) {
+    uint64_t deadline = uv_now(&f->loop) + timeout_ms;
+    while (!pred(f)) {
+        if (uv_now(&f->loop) > deadline)
+            return false;
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    return true;
+}
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static bool open_member(struct fixture *f, size_t i) {
+    struct member *m = &f->m[i];
+    struct group_config cfg = {
+        .loop = &f->loop,
+        .dir = m->dir,
+        .id = m->id,
+        .address = m->address,
+        .apply = apply_entry,
+        .apply_arg = m,
+        .election_timeout_ms = 150,
+        .heartbeat_timeout_ms = 30,
+    };
+    char err[256];
+    m->napplied = 0;
+    m->closed = false;
+    return group_new(&cfg, &m->g, err, sizeof(err)) == GROUP_OK;
+}
+
+static bool setup(struct fixture *f, size_t n) {
+    memset(f, 0, sizeof(*f));
+    uv_loop_init(&f->loop);
+    uv_timer_init(&f->loop, &f->tick);
+    uv_timer_start(&f->tick, on_tick, 10, 10);
+    f->n = n;
+    struct group_member members[MAX_MEMBERS];
+    for (size_t i = 0; i < n; i++) {
+        struct member *m = &f->m[i];
+        snprintf(m->dir, sizeof(m->dir), "/tmp/kr-group-XXXXXX");
+        if (mkdtemp(m->dir) == NULL)
+            return false;
+        snprintf(m->address, sizeof(m->address), "127.0.0.1:%d", free_port());
+        m->id = i + 1;
+        members[i].id = m->id;
+        members[i].address = m->address;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!open_member(f, i) || group_bootstrap(f->m[i].g, members, n) != GROUP_OK ||
+            group_start(f->m[i].g) != GROUP_OK)
+            return false;
+    return true;
+}
+
+static void member_closed(void *arg) {
+    ((struct member *)arg)->closed = true;
+}
+
+static bool all_closed(struct fixture *f) {
+    for (size_t i = 0; i < f->n; i++)
+        if (!f->m[i].closed)
+            return false;
+    return true;
+}
+
+static bool close_members(struct fixture *f) {
+    for (size_t i = 0; i < f->n; i++)
+        group_close(f->m[i].g, member_closed, &f->m[i]);
+    return run_until(f, all_closed, 5000);
+}
+
+/* Closes everything; true if the loop ends with no handle left open. */
+static bool teardown(struct fixture *f) {
+    bool ok = close_members(f);
+    uv_close((uv_handle_t *)&f->tick, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    ok = ok && uv_loop_close(&f->loop) == 0;
+    for (size_t i = 0; i < f->n; i++) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", f->m[i].dir);
+        ok = ok && system(cmd) == 0;
+    }
+    return ok;
+}
+
+static struct member *leader_of(struct fixture *f) {
+    for (size_t i = 0; i < f->n; i++)
+        if (!f->m[i].closed && group_is_leader(f->m[i].g))
+            return &f->m[i];
+    return NULL;
+}
+
+static bool has_leader(struct fixture *f) {
+    return leader_of(f) != NULL;
+}
+
+struct expect {
+    struct fixture *f;
+    uint64_t value;
+};
+
+static void proposal_done(void *arg, int status, void *result) {
+    struct expect *e = arg;
+    if (status == GROUP_OK && (uintptr_t)result == e->value * 2)
+        e->f->done_ok++;
+    else
+        e->f->done_bad++;
+    free(e);
+}
+
+static bool propose_values(struct fixture *f, struct member *leader, uint64_t from, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint64_t *buf = malloc(sizeof(*buf));
+        struct expect *e = malloc(sizeof(*e));
+        *buf = from + i;
+        e->f = f;
+        e->value = from + i;
+        if (group_propose(leader->g, buf, sizeof(*buf), proposal_done, e) != GROUP_OK) {
+            free(buf);
+            free(e);
+            return false;
+        }
+    }
+    return true;
+}
+
+static size_t wanted_done;
+static bool proposals_done(struct fixture *f) {
+    return f->done_ok + f->done_bad >= wanted_done;
+}
+
+static size_t wanted_applied;
+static bool all_applied(struct fixture *f) {
+    for (size_t i = 0; i < f->n; i++)
+        if (f->m[i].napplied < wanted_applied)
+            return false;
+    return true;
+}
+
+TEST(single_member_applies_in_order_and_replays_after_restart) {
+    static struct fixture f;
+    CHECK(setup(&f, 1));
+    CHECK(run_until(&f, has_leader, 5000));
+    CHECK(propose_values(&f, &f.m[0], 1000, 100));
+    wanted_done = 100;
+    CHECK(run_until(&f, proposals_done, 5000));
+    CHECK_EQ_INT(f.done_ok, 100);
+    CHECK_EQ_INT(f.m[0].napplied, 100);
+    for (size_t i = 0; i < 100; i++)
+        CHECK_EQ_INT(f.m[0].applied[i], 1000 + i);
+
+    /* Restart on the same directory: the log is the only state. */
+    CHECK(close_members(&f));
+    CHECK(open_member(&f, 0));
+    CHECK(group_start(f.m[0].g) == GROUP_OK);
+    wanted_applied = 100;
+    CHECK(run_until(&f, all_applied, 5000));
+    for (size_t i = 0; i < 100; i++)
+        CHECK_EQ_INT(f.m[0].applied[i], 1000 + i);
+    CHECK(teardown(&f));
+}
+
+TEST(three_members_converge) {
+    static struct fixture f;
+    CHECK(setup(&f, 3));
+    CHECK(run_until(&f, has_leader, 10000));
+    struct member *leader = leader_of(&f);
+    /* A follower refuses proposals. */
+    struct member *follower = leader == &f.m[0] ? &f.m[1] : &f.m[0];
+    uint64_t v = 1;
+    CHECK_EQ_INT(group_propose(follower->g, &v, sizeof(v), proposal_done, NULL), GROUP_ENOTLEADER);
+    CHECK(propose_values(&f, leader, 1, 50));
+    wanted_done = 50;
+    CHECK(run_until(&f, proposals_done, 10000));
+    CHECK_EQ_INT(f.done_ok, 50);
+    wanted_applied = 50;
+    CHECK(run_until(&f, all_applied, 10000));
+    for (size_t i = 0; i < f.n; i++)
+        CHECK(memcmp(f.m[i].applied, leader->applied, 50 * sizeof(uint64_t)) == 0);
+    const char *address;
+    CHECK_EQ_INT(group_leader(follower->g, &address), leader->id);
+    CHECK(teardown(&f));
+}
