@@ -27,6 +27,7 @@ struct parked {
     int nkeys;
     struct waiters **keys; /* the per-key queues it sits in */
     enum blocking_timeout_reply timeout_reply;
+    int64_t deadline_ms; /* 0 = never */
     uv_timer_t timer;
     bool has_timer;
 };
@@ -53,10 +54,6 @@ static const struct dict_type waiters_type = {.key_of = waiters_key};
 static struct dict *by_db; /* cfg.databases dicts of struct waiters, by key */
 static struct waiters *ready_head;
 static size_t parked_count;
-/* The client whose command is being re-run, so a re-run that blocks again
- * keeps its place instead of parking twice; and whether it did. */
-static struct client *rerunning;
-static bool rerun_waits_again;
 /* Set while blocking_serve_ready runs: resumed clients run their next
  * commands from inside it, and those must not start a nested round. */
 static bool serving;
@@ -145,11 +142,15 @@ static void remove_from_queue(struct waiters *w, struct parked *p) {
     free_if_unused(w);
 }
 
+static void free_args(int argc, char **argv, size_t *argvlen) {
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    free(argv);
+    free(argvlen);
+}
+
 static void free_parked(struct parked *p) {
-    for (int i = 0; i < p->argc; i++)
-        free(p->argv[i]);
-    free(p->argv);
-    free(p->argvlen);
+    free_args(p->argc, p->argv, p->argvlen);
     free(p->keys);
     free(p);
 }
@@ -263,12 +264,12 @@ err:
 bool blocking_wait(struct exec_ctx *ctx, const int *key_args, int nkeys, int64_t deadline_ms,
                    enum blocking_timeout_reply timeout_reply) {
     struct client *c = ctx->client;
-    if (c == NULL || ctx->argv == NULL || (c->flags & CLIENT_MULTI))
+    if (c == NULL || ctx->argv == NULL || (c->flags & CLIENT_MULTI) || c->blocked != NULL)
         return false;
-    if (c == rerunning) {
-        rerun_waits_again = true; /* still nothing to take: keep the place */
-        return true;
-    }
+    /* A re-run keeps the deadline of the command's first wait. */
+    if (c->rerun_deadline_ms >= 0)
+        deadline_ms = c->rerun_deadline_ms;
+    c->rerun_deadline_ms = -1;
     struct parked *p = copy_command(ctx);
     if (p == NULL)
         return false;
@@ -281,6 +282,7 @@ bool blocking_wait(struct exec_ctx *ctx, const int *key_args, int nkeys, int64_t
     p->cmd = ctx->cmd;
     p->db = ctx->dbid;
     p->timeout_reply = timeout_reply;
+    p->deadline_ms = deadline_ms;
     c->blocked = p;
     c->flags |= CLIENT_BLOCKED;
     parked_count++;
@@ -321,9 +323,10 @@ void blocking_signal_key(int db, const char *key, size_t len) {
     ready_head = w;
 }
 
-/* Re-runs the parked command of 'p' through the write step. Returns true
- * if the client was served (it is then unparked and resumed). */
-static bool rerun(struct parked *p) {
+/* Unparks 'p' and proposes its command again. If it still finds nothing
+ * it parks again (at the tail of its queues), keeping its first deadline.
+ * With an asynchronous write step that happens when the write applies. */
+static void rerun(struct parked *p) {
     struct client *c = p->client;
     struct exec_ctx ctx = {
         .client = c,
@@ -334,15 +337,14 @@ static bool rerun(struct parked *p) {
         .argvlen = p->argvlen,
         .dbid = p->db,
     };
-    rerunning = c;
-    rerun_waits_again = false;
-    propose_write(&ctx);
-    rerunning = NULL;
-    if (rerun_waits_again)
-        return false;
+    c->rerun_deadline_ms = p->deadline_ms;
+    p->argc = 0; /* the arguments now belong to this re-run */
+    p->argv = NULL;
+    p->argvlen = NULL;
     unpark(p);
+    propose_write(&ctx);
+    free_args(ctx.argc, ctx.argv, ctx.argvlen);
     resume(c);
-    return true;
 }
 
 void blocking_serve_ready(void) {
@@ -352,11 +354,12 @@ void blocking_serve_ready(void) {
     while (ready_head != NULL) {
         struct waiters *w = ready_head;
         ready_head = w->next_ready;
-        /* Serve in blocking order until a client finds nothing left; a
-         * served client leaves the queue, so the next is always at its head.
-         * is_ready stays set meanwhile, which keeps 'w' allocated. */
-        while (w->len > 0 && rerun(w->queue[0]))
-            ;
+        /* Every client waiting now gets one re-run, oldest first. Those that
+         * find nothing park again behind the queue, in the same order, so the
+         * queue stays FIFO. is_ready stays set meanwhile, which keeps 'w'
+         * allocated. */
+        for (size_t n = w->len; n > 0 && w->len > 0; n--)
+            rerun(w->queue[0]);
         w->is_ready = false;
         free_if_unused(w);
     }

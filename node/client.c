@@ -282,6 +282,7 @@ void client_accept(uv_stream_t *listener) {
         return;
     }
     c->id = ++server.next_client_id;
+    c->rerun_deadline_ms = -1;
     resp_parser_init(&c->parser, cfg.proto_max_bulk_len);
     resp_out_init(&c->out, 2);
     resp_out_init(&c->inflight, 2);

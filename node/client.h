@@ -62,6 +62,7 @@ struct client {
     const struct command *last_cmd;
     char *lib_name, *lib_ver; /* CLIENT SETINFO */
     struct parked *blocked;   /* the parked command while CLIENT_BLOCKED (blocking.c) */
+    int64_t rerun_deadline_ms; /* a blocked command's first deadline while it re-runs, or -1 */
 };
 
 /* Accepts a pending connection on 'listener'. */

@@ -89,6 +89,7 @@ static void reject_unknown_subcommand(struct client *c, struct command *parent, 
 }
 
 void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) {
+    c->rerun_deadline_ms = -1; /* only re-runs of a blocked command carry one */
     struct command *cmd = command_lookup(argv[0], argvlen[0]);
     /* Redis records the command before checking it (CLIENT LIST cmd=). */
     c->last_cmd = NULL;

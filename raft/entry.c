@@ -36,6 +36,8 @@ uint64_t entry_command_seed(uint64_t batch_seed, size_t index) {
 /* ---- Writing ---- */
 
 struct entry_writer {
+    uint64_t origin;
+    uint64_t seq;
     int64_t now_ms;
     uint64_t seed;
     size_t count;
@@ -44,10 +46,13 @@ struct entry_writer {
     msgpack_packer pk;
 };
 
-struct entry_writer *entry_writer_new(int64_t now_ms, uint64_t seed) {
+struct entry_writer *entry_writer_new(uint64_t origin, uint64_t seq, int64_t now_ms,
+                                      uint64_t seed) {
     struct entry_writer *w = calloc(1, sizeof(*w));
     if (w == NULL)
         return NULL;
+    w->origin = origin;
+    w->seq = seq;
     w->now_ms = now_ms;
     w->seed = seed;
     msgpack_sbuffer_init(&w->commands);
@@ -91,8 +96,10 @@ int entry_writer_finish(struct entry_writer *w, void **buf, size_t *len) {
     msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
     if (w->failed)
         goto done;
-    int rc = msgpack_pack_array(&pk, 4);
+    int rc = msgpack_pack_array(&pk, 6);
     rc |= msgpack_pack_int(&pk, ENTRY_VERSION);
+    rc |= msgpack_pack_uint64(&pk, w->origin);
+    rc |= msgpack_pack_uint64(&pk, w->seq);
     rc |= msgpack_pack_int64(&pk, w->now_ms);
     rc |= msgpack_pack_uint64(&pk, w->seed);
     rc |= msgpack_pack_array(&pk, w->count);
@@ -266,15 +273,19 @@ int entry_reader_init(struct entry_reader *r, const void *buf, size_t len) {
     memset(r, 0, sizeof(*r));
     struct cursor c = {buf, (const uint8_t *)buf + len};
     uint64_t n, count;
-    int64_t version, now, seed;
-    if (!read_array(&c, &n) || n != 4)
-        return corrupt(r, "not a 4-element entry");
+    int64_t version, origin, seq, now, seed;
+    if (!read_array(&c, &n) || n != 6)
+        return corrupt(r, "not a 6-element entry");
     if (!read_int(&c, &version, false) || version != ENTRY_VERSION)
         return corrupt(r, "unknown entry version");
+    if (!read_int(&c, &origin, true) || !read_int(&c, &seq, true))
+        return corrupt(r, "bad origin");
     if (!read_int(&c, &now, false) || !read_int(&c, &seed, true))
         return corrupt(r, "bad time or seed");
     if (!read_array(&c, &count) || count > (uint64_t)(c.end - c.p))
         return corrupt(r, "bad command count");
+    r->origin = (uint64_t)origin;
+    r->seq = (uint64_t)seq;
     r->now_ms = now;
     r->seed = (uint64_t)seed;
     r->count = (size_t)count;

@@ -1,7 +1,10 @@
 /* Raft log entry codec: one entry is one group-commit batch of writes.
  *
- * Format (msgpack): [1, now_ms, seed, [[db, [arg, ...]], ...]]
+ * Format (msgpack): [1, origin, seq, now_ms, seed, [[db, [arg, ...]], ...]]
  *   1       format version
+ *   origin  the proposing member's run id and 'seq' its batch number: the
+ *           proposer recognises its own entries when they apply, to route
+ *           replies to the clients waiting for them
  *   now_ms  the leader's wall-clock time when the batch was cut; every
  *           command of the batch executes with it (design: write path, 4)
  *   seed    randomness; command i of the batch uses entry_command_seed(seed, i)
@@ -39,7 +42,7 @@ const char *entry_strerror(int code);
 struct entry_writer; /* opaque */
 
 /* Starts a batch. Returns an owned writer (entry_writer_free), or NULL. */
-struct entry_writer *entry_writer_new(int64_t now_ms, uint64_t seed);
+struct entry_writer *entry_writer_new(uint64_t origin, uint64_t seq, int64_t now_ms, uint64_t seed);
 /* Appends one command (arguments are copied). Returns 0 or ENTRY_ENOMEM. */
 int entry_writer_add(struct entry_writer *w, int db, int argc, char *const *argv,
                      const size_t *argvlen);
@@ -62,6 +65,8 @@ struct entry_command {
 
 struct entry_reader {
     /* public, read-only after entry_reader_init */
+    uint64_t origin;
+    uint64_t seq;
     int64_t now_ms;
     uint64_t seed;
     size_t count;       /* commands in the batch */

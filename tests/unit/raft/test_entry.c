@@ -4,7 +4,8 @@
 #include "tests/unit/lib/test.h"
 
 static int build(void **buf, size_t *len) {
-    struct entry_writer *w = entry_writer_new(1700000000123LL, 0xfeedfacecafebeefULL);
+    struct entry_writer *w =
+        entry_writer_new(0xabcdef0123456789ULL, 77, 1700000000123LL, 0xfeedfacecafebeefULL);
     if (w == NULL)
         return -1;
     char *set[] = {"SET", "key", "v\0al"};
@@ -27,6 +28,7 @@ TEST(round_trip) {
     CHECK_EQ_INT(build(&buf, &len), ENTRY_OK);
     struct entry_reader r;
     CHECK_EQ_INT(entry_reader_init(&r, buf, len), ENTRY_OK);
+    CHECK(r.origin == 0xabcdef0123456789ULL && r.seq == 77);
     CHECK_EQ_INT(r.now_ms, 1700000000123LL);
     CHECK(r.seed == 0xfeedfacecafebeefULL);
     CHECK_EQ_INT(r.count, 2);
@@ -74,9 +76,11 @@ TEST(trailing_bytes_and_bad_fields_are_rejected) {
     free(longer);
     free(buf);
     /* An array header claiming 2^32-1 commands in a few bytes. */
-    static const unsigned char huge[] = {0x94, 0x01, 0x00, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff};
+    static const unsigned char huge[] = {0x96, 0x01, 0x00, 0x00, 0x00, 0x00,
+                                         0xdd, 0xff, 0xff, 0xff, 0xff};
     CHECK_EQ_INT(entry_reader_init(&r, huge, sizeof(huge)), ENTRY_ECORRUPT);
     /* A command with zero arguments. */
-    static const unsigned char empty_cmd[] = {0x94, 0x01, 0x00, 0x00, 0x91, 0x92, 0x00, 0x90};
+    static const unsigned char empty_cmd[] = {0x96, 0x01, 0x00, 0x00, 0x00,
+                                              0x00, 0x91, 0x92, 0x00, 0x90};
     CHECK_EQ_INT(entry_reader_init(&r, empty_cmd, sizeof(empty_cmd)), ENTRY_ECORRUPT);
 }
