@@ -16,6 +16,8 @@
 
 struct command;
 struct parked;
+struct pubsub_state;
+struct tracking_state;
 
 enum client_flag {
     CLIENT_CLOSE_AFTER_REPLY = 1 << 0, /* send what is buffered, then close */
@@ -62,6 +64,8 @@ struct client {
     const struct command *last_cmd;
     char *lib_name, *lib_ver; /* CLIENT SETINFO */
     struct parked *blocked;   /* the parked command while CLIENT_BLOCKED (blocking.c) */
+    struct pubsub_state *pubsub;     /* subscriptions, or NULL (pubsub.c) */
+    struct tracking_state *tracking; /* CLIENT TRACKING state, or NULL (tracking.c) */
     int64_t rerun_deadline_ms; /* a blocked command's first deadline while it re-runs, or -1 */
 };
 

@@ -21,6 +21,15 @@ void cmd_ping(struct exec_ctx *ctx) {
         resp_add_error(ctx->out, "ERR wrong number of arguments for 'ping' command");
         return;
     }
+    /* Redis 7.0: a subscribed RESP2 client gets ["pong", msg] (a plain reply
+     * could not be told apart from a message). */
+    if (ctx->client != NULL && (ctx->client->flags & CLIENT_PUBSUB) && ctx->out->proto == 2) {
+        resp_add_array(ctx->out, 2);
+        resp_add_bulk(ctx->out, "pong", 4);
+        resp_add_bulk(ctx->out, ctx->argc == 2 ? ctx->argv[1] : "",
+                      ctx->argc == 2 ? ctx->argvlen[1] : 0);
+        return;
+    }
     if (ctx->argc == 1)
         resp_add_raw(ctx->out, "+PONG\r\n", 7);
     else

@@ -7,6 +7,7 @@
 #include "node/info.h"
 #include "node/log.h"
 #include "node/server.h"
+#include "node/tracking.h"
 #include "storage/keyspace.h"
 #include "storage/object.h"
 
@@ -44,6 +45,7 @@ void cmd_flushdb(struct exec_ctx *ctx) {
     if (!parse_flush_mode(ctx))
         return;
     flush_db(ctx, ctx->dbid);
+    tracking_invalidate_all(ctx);
     exec_reply_ok(ctx);
 }
 
@@ -52,6 +54,7 @@ void cmd_flushall(struct exec_ctx *ctx) {
         return;
     for (int id = 0; id < cfg.databases; id++)
         flush_db(ctx, id);
+    tracking_invalidate_all(ctx);
     exec_reply_ok(ctx);
 }
 

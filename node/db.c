@@ -2,7 +2,9 @@
 #include "node/db.h"
 
 #include "node/blocking.h"
+#include "node/notify.h"
 #include "node/server.h"
+#include "node/tracking.h"
 #include "storage/keyspace.h"
 
 struct keyspace *db_current(struct exec_ctx *ctx) {
@@ -19,10 +21,19 @@ struct kv *db_peek(struct exec_ctx *ctx, const char *key, size_t len) {
     return kv;
 }
 
+/* Redis 7.0 deleteExpiredKeyAndPropagate's side effects, once the record
+ * of 'key' is gone: an "expired" event and invalidation for trackers. */
+static void expired_deleted(struct exec_ctx *ctx, const char *key, size_t len) {
+    server.stats.expired_keys++;
+    notify_keyspace_event(ctx, NOTIFY_EXPIRED, "expired", key, len);
+    tracking_invalidate_key(ctx, key, len);
+}
+
 struct kv *db_lookup_read(struct exec_ctx *ctx, const char *key, size_t len) {
     struct kv *kv = db_peek(ctx, key, len);
     if (kv == NULL) {
         server.stats.keyspace_misses++;
+        notify_keyspace_event(ctx, NOTIFY_KEY_MISS, "keymiss", key, len);
         return NULL;
     }
     server.stats.keyspace_hits++;
@@ -39,7 +50,7 @@ struct kv *db_lookup_write(struct exec_ctx *ctx, const char *key, size_t len) {
         return NULL;
     if (db_is_expired(kv, ctx->now_ms)) {
         kv_free(keyspace_remove(ks, key, len));
-        server.stats.expired_keys++;
+        expired_deleted(ctx, key, len);
         return NULL;
     }
     kv->lru = server.lru_clock;
@@ -66,6 +77,8 @@ bool db_set(struct exec_ctx *ctx, struct kv *kv) {
         return false;
     }
     kv_free(old);
+    if (old == NULL)
+        notify_keyspace_event(ctx, NOTIFY_NEW, "new", kv_key(kv), kv->keylen);
     db_touch_modified(ctx, kv_key(kv), kv->keylen);
     return true;
 }
@@ -114,11 +127,12 @@ bool db_delete(struct exec_ctx *ctx, const char *key, size_t len) {
     if (live)
         db_touch_modified(ctx, key, len);
     else
-        server.stats.expired_keys++;
+        expired_deleted(ctx, key, len);
     return live;
 }
 
 void db_touch_modified(struct exec_ctx *ctx, const char *key, size_t len) {
     ctx->dirty++;
     blocking_signal_key(ctx->dbid, key, len);
+    tracking_invalidate_key(ctx, key, len);
 }

@@ -11,8 +11,11 @@
 #include "node/monitor.h"
 #include "node/pause.h"
 #include "node/propose.h"
+#include "node/shard.h"
+#include "node/pubsub.h"
 #include "node/server.h"
 #include "node/slowlog.h"
+#include "node/tracking.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -24,17 +27,22 @@ bool dispatch_is_authenticated(const struct client *c) {
 }
 
 void dispatch_client_connected(struct client *c) {
-    (void)c;
+    tracking_client_connected(c);
 }
 
 void dispatch_client_closed(struct client *c) {
     blocking_unblock(c, false);
+    propose_client_closed(c);
     pause_client_closed(c);
     monitor_remove(c);
+    pubsub_client_reset(c);
+    tracking_client_closed(c);
 }
 
 void dispatch_client_reset(struct client *c) {
     monitor_remove(c);
+    pubsub_client_reset(c);
+    tracking_client_reset(c);
 }
 
 /* Redis's resetClient: CLIENT REPLY SKIP silences exactly the next command,
@@ -117,6 +125,19 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         reject(c, cmd, "NOAUTH Authentication required.");
         return;
     }
+    if (shard_is_loading() && !(cmd->flags & CMD_LOADING)) {
+        reject(c, cmd, "LOADING Redis is loading the dataset in memory");
+        return;
+    }
+    if (!pubsub_allows(c, cmd)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                 "RESET are allowed in this context",
+                 cmd->fullname);
+        reject(c, cmd, msg);
+        return;
+    }
     /* CLIENT PAUSE holds the command; it runs through here again later. */
     if (pause_postpones(c, cmd) && pause_postpone(c, argc, argv, argvlen))
         return;
@@ -140,6 +161,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         ctx.seed = server_random(); /* HRANDFIELD, ZRANDMEMBER, SRANDMEMBER */
         exec_run(&ctx);
     }
+    tracking_after_command(c, cmd, argc, argv, argvlen);
     uint64_t duration_us = server_monotonic_us() - start_us;
 
     cmd->stats.calls++;
