@@ -11,7 +11,6 @@
 #include "node/monitor.h"
 #include "node/pause.h"
 #include "node/propose.h"
-#include "node/shard.h"
 #include "node/pubsub.h"
 #include "node/server.h"
 #include "node/slowlog.h"
@@ -32,7 +31,6 @@ void dispatch_client_connected(struct client *c) {
 
 void dispatch_client_closed(struct client *c) {
     blocking_unblock(c, false);
-    propose_client_closed(c);
     pause_client_closed(c);
     monitor_remove(c);
     pubsub_client_reset(c);
@@ -123,10 +121,6 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     }
     if (!(cmd->flags & CMD_NO_AUTH) && !dispatch_is_authenticated(c)) {
         reject(c, cmd, "NOAUTH Authentication required.");
-        return;
-    }
-    if (shard_is_loading() && !(cmd->flags & CMD_LOADING)) {
-        reject(c, cmd, "LOADING Redis is loading the dataset in memory");
         return;
     }
     if (!pubsub_allows(c, cmd)) {
