@@ -49,6 +49,10 @@ static void on_close(uv_handle_t *handle) {
 void client_close(struct client *c) {
     if (c->flags & CLIENT_CLOSING)
         return;
+    if (c->flags & CLIENT_PROTECTED) {
+        c->flags |= CLIENT_CLOSE_WHEN_UNPROTECTED;
+        return;
+    }
     c->flags |= CLIENT_CLOSING;
     dispatch_client_closed(c);
     if (c->prev)
@@ -267,6 +271,23 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     client_process_input(c);
+}
+
+void client_protect(struct client *c) {
+    c->flags |= CLIENT_PROTECTED;
+    if (!(c->flags & CLIENT_CLOSING))
+        uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void client_unprotect(struct client *c) {
+    c->flags &= ~(uint32_t)CLIENT_PROTECTED;
+    if (c->flags & CLIENT_CLOSE_WHEN_UNPROTECTED) {
+        c->flags &= ~(uint32_t)CLIENT_CLOSE_WHEN_UNPROTECTED;
+        client_close(c);
+    } else if (!(c->flags & CLIENT_CLOSING) &&
+               uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        client_close(c);
+    }
 }
 
 /* ---- Accepting ---- */

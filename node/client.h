@@ -31,6 +31,10 @@ enum client_flag {
     CLIENT_READONLY = 1 << 8,   /* cluster READONLY */
     CLIENT_ASKING = 1 << 9,     /* cluster ASKING, for one command */
     CLIENT_BLOCKED = 1 << 10,   /* waiting (blocking pop, write commit, pause) */
+    /* Its command is still running while the loop serves other clients (a
+     * busy script): not read from, and a close waits for client_unprotect. */
+    CLIENT_PROTECTED = 1 << 20,
+    CLIENT_CLOSE_WHEN_UNPROTECTED = 1 << 21,
 };
 
 enum client_reply_mode { REPLY_ON = 0, REPLY_OFF, REPLY_SKIP_NEXT, REPLY_SKIP_THIS };
@@ -82,6 +86,11 @@ void client_schedule_write(struct client *c);
 void client_flush_pending(void);
 /* Resumes parsing buffered input (after the client was unblocked). */
 void client_process_input(struct client *c);
+/* Protects 'c' while its command yields to the loop (busy script): stops
+ * reading it and defers client_close until client_unprotect, which resumes
+ * reading or performs the deferred close. */
+void client_protect(struct client *c);
+void client_unprotect(struct client *c);
 /* Bytes buffered for the client (CLIENT LIST qbuf/omem). */
 size_t client_query_buffer_len(const struct client *c);
 

@@ -122,6 +122,7 @@ const struct config_directive config_table[] = {
     M("stream-node-max-bytes", stream_node_max_bytes, 0, LLONG_MAX, "4096", 0),
     I("stream-node-max-entries", stream_node_max_entries, 0, LLONG_MAX, "100", 0),
     I("latency-monitor-threshold", latency_monitor_threshold, 0, LLONG_MAX, "0", 0),
+    IA("busy-reply-threshold", "lua-time-limit", busy_reply_threshold, 0, LONG_MAX, "5000", 0),
     X("client-output-buffer-limit", outlimit_config_set, outlimit_config_get,
       "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0),
     X("notify-keyspace-events", notify_config_set, notify_config_get, "", 0),

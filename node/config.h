@@ -74,6 +74,7 @@ struct config {
     long long stream_node_max_bytes;
     long long stream_node_max_entries;
     long long latency_monitor_threshold;
+    long long busy_reply_threshold; /* ms a script runs before others get BUSY (lua-time-limit) */
     /* cluster */
     bool cluster_enabled;
     char *cluster_config_file;

@@ -12,6 +12,7 @@
 #include "node/pause.h"
 #include "node/propose.h"
 #include "node/pubsub.h"
+#include "node/script.h"
 #include "node/server.h"
 #include "node/slowlog.h"
 #include "node/tracking.h"
@@ -130,6 +131,13 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
                  "RESET are allowed in this context",
                  cmd->fullname);
         reject(c, cmd, msg);
+        return;
+    }
+    /* A script past busy-reply-threshold serves other clients from its hook:
+     * only SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN NOSAVE... run. */
+    const char *busy = script_busy_error(cmd, argc, argv, argvlen);
+    if (busy != NULL) {
+        reject(c, cmd, busy);
         return;
     }
     /* CLIENT PAUSE holds the command; it runs through here again later. */

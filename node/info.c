@@ -11,6 +11,7 @@
 #include "node/config_table.h"
 #include "node/log.h"
 #include "node/server.h"
+#include "node/shard.h"
 #include "node/version.h"
 #include "resp/writer.h"
 #include "storage/keyspace.h"
@@ -339,7 +340,7 @@ static void section_memory(struct text *t) {
 static void section_persistence(struct text *t) {
     text_printf(t,
                 "# Persistence\r\n"
-                "loading:0\r\n"
+                "loading:%d\r\n"
                 "async_loading:0\r\n"
                 "rdb_changes_since_last_save:%lld\r\n"
                 "rdb_bgsave_in_progress:0\r\n"
@@ -354,7 +355,8 @@ static void section_persistence(struct text *t) {
                 "aof_current_rewrite_time_sec:-1\r\n"
                 "aof_last_bgrewrite_status:ok\r\n"
                 "aof_last_write_status:ok\r\n",
-                server.dirty, (long long)server.lastsave_s, cfg.appendonly ? 1 : 0);
+                shard_is_loading() ? 1 : 0, server.dirty, (long long)server.lastsave_s,
+                cfg.appendonly ? 1 : 0);
 }
 
 static void section_stats(struct text *t) {

@@ -7,6 +7,7 @@
 #include "node/expire.h"
 #include "node/info.h"
 #include "node/log.h"
+#include "node/script.h"
 #include "node/stream_args.h"
 #include "node/tracking.h"
 #include "storage/hash.h"
@@ -197,6 +198,8 @@ int server_init(void) {
         log_warning("Out of memory initialising the server");
         return -1;
     }
+    if (script_init() != 0)
+        return -1;
     for (int i = 0; i < cfg.bind_count; i++)
         if (listen_on(cfg.bind[i]) != 0)
             return -1;
@@ -241,5 +244,6 @@ void server_close(void) {
     for (long long i = 0; i < cfg.databases; i++)
         keyspace_free(server.dbs[i]);
     free(server.dbs);
+    script_close();
     command_table_close();
 }
