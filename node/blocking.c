@@ -174,8 +174,7 @@ static void unpark(struct parked *p) {
     }
 }
 
-static void reply_timeout(struct client *c, enum blocking_timeout_reply kind) {
-    struct resp_out *out = c->reply_mode == REPLY_ON ? &c->out : &c->sink;
+static void reply_timeout(struct resp_out *out, enum blocking_timeout_reply kind) {
     if (kind == BLOCKING_REPLY_NULL_ARRAY)
         resp_add_null_array(out);
     else
@@ -195,7 +194,7 @@ void blocking_unblock(struct client *c, bool timeout_reply) {
     enum blocking_timeout_reply kind = p->timeout_reply;
     unpark(p);
     if (timeout_reply) {
-        reply_timeout(c, kind);
+        reply_timeout(c->reply_mode == REPLY_ON ? &c->out : &c->sink, kind);
         resume(c);
     }
 }
@@ -308,6 +307,22 @@ bool blocking_wait(struct exec_ctx *ctx, const int *key_args, int nkeys, int64_t
         uv_timer_start(&p->timer, on_deadline, delay > 0 ? (uint64_t)delay : 0, 0);
     }
     return true;
+}
+
+void blocking_wait_keys(struct exec_ctx *ctx, int first, int nkeys, int64_t deadline_ms,
+                        enum blocking_timeout_reply timeout_reply) {
+    int inline_keys[16] = {0};
+    int *keys = nkeys <= 16 ? inline_keys : malloc((size_t)nkeys * sizeof(*keys));
+    bool parked = false;
+    if (keys != NULL) {
+        for (int i = 0; i < nkeys; i++)
+            keys[i] = first + i;
+        parked = blocking_wait(ctx, keys, nkeys, deadline_ms, timeout_reply);
+        if (keys != inline_keys)
+            free(keys);
+    }
+    if (!parked)
+        reply_timeout(ctx->out, timeout_reply);
 }
 
 /* ---- Waking ---- */

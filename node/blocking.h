@@ -30,6 +30,13 @@ enum blocking_timeout_reply {
  * handler must write nothing. */
 bool blocking_wait(struct exec_ctx *ctx, const int *key_args, int nkeys, int64_t deadline_ms,
                    enum blocking_timeout_reply timeout_reply);
+/* blocking_wait on the consecutive keys argv['first' .. 'first'+'nkeys'-1],
+ * for commands whose keys are one run of arguments (BLPOP, BZPOPMIN,
+ * BLMPOP, BZMPOP ...). When the client cannot block (inside MULTI, from a
+ * script, out of memory) it writes the timeout reply itself, as Redis does
+ * for a client that may not block; either way the handler is done. */
+void blocking_wait_keys(struct exec_ctx *ctx, int first, int nkeys, int64_t deadline_ms,
+                        enum blocking_timeout_reply timeout_reply);
 /* Notes that 'key' of database 'db' changed. Cheap when nobody waits. */
 void blocking_signal_key(int db, const char *key, size_t len);
 /* Re-runs the commands of clients parked on signalled keys. */

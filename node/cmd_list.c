@@ -190,26 +190,6 @@ void cmd_rpop(struct exec_ctx *ctx) {
     pop_generic(ctx, false);
 }
 
-/* Parks the client on the list keys argv[first..first+n-1]; replies as on
- * a timeout when it cannot block (inside MULTI, from a script). */
-static void block_on_lists(struct exec_ctx *ctx, int first, int n, int64_t deadline,
-                           enum blocking_timeout_reply timeout_reply) {
-    int *keys = mem_alloc((size_t)n * sizeof(*keys));
-    bool parked = false;
-    if (keys != NULL) {
-        for (int i = 0; i < n; i++)
-            keys[i] = first + i;
-        parked = blocking_wait(ctx, keys, n, deadline, timeout_reply);
-        mem_free(keys);
-    }
-    if (parked)
-        return;
-    if (timeout_reply == BLOCKING_REPLY_NULL_ARRAY)
-        resp_add_null_array(ctx->out);
-    else
-        resp_add_null(ctx->out);
-}
-
 /* LMPOP/BLMPOP: [timeout] numkeys key [key ...] LEFT|RIGHT [COUNT count].
  * Pops from the first non-empty list and replies [key, [elements]]; with
  * nothing to pop, replies a nil array or (blocking) waits. Redis 7.0
@@ -261,7 +241,7 @@ static void mpop_generic(struct exec_ctx *ctx, int numkeys_arg, bool blocking) {
         return;
     }
     if (blocking)
-        block_on_lists(ctx, numkeys_arg + 1, (int)numkeys, deadline, BLOCKING_REPLY_NULL_ARRAY);
+        blocking_wait_keys(ctx, numkeys_arg + 1, (int)numkeys, deadline, BLOCKING_REPLY_NULL_ARRAY);
     else
         resp_add_null_array(ctx->out);
 }
@@ -297,7 +277,7 @@ static void blocking_pop(struct exec_ctx *ctx, bool at_head) {
         delete_if_empty(ctx, list, i);
         return;
     }
-    block_on_lists(ctx, 1, ctx->argc - 2, deadline, BLOCKING_REPLY_NULL_ARRAY);
+    blocking_wait_keys(ctx, 1, ctx->argc - 2, deadline, BLOCKING_REPLY_NULL_ARRAY);
 }
 
 void cmd_blpop(struct exec_ctx *ctx) {
@@ -387,7 +367,7 @@ static void blocking_move(struct exec_ctx *ctx, bool from_head, bool to_head, in
     if (src != NULL)
         move_generic(ctx, from_head, to_head);
     else
-        block_on_lists(ctx, 1, 1, deadline, BLOCKING_REPLY_NULL_BULK);
+        blocking_wait_keys(ctx, 1, 1, deadline, BLOCKING_REPLY_NULL_BULK);
 }
 
 void cmd_blmove(struct exec_ctx *ctx) {
