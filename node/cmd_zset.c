@@ -1,7 +1,9 @@
-/* Sorted-set commands (ZADD ... ZSCAN, without the blocking pops) with
- * Redis 7.0's replies and errors: argument and range parsing, the ZRANGE
- * family's result handling, ZPOP/ZMPOP, and the set algebra of
+/* Sorted-set commands (ZADD ... ZSCAN) with Redis 7.0's replies and errors:
+ * argument and range parsing, the ZRANGE family's result handling, the pops
+ * (ZPOPMIN/ZPOPMAX/ZMPOP and, parked through node/blocking when nothing is
+ * there, BZPOPMIN/BZPOPMAX/BZMPOP), and the set algebra of
  * ZUNION/ZINTER/ZDIFF(STORE)/ZINTERCARD. Data structures are storage/zset's. */
+#include "node/blocking.h"
 #include "node/cmd_handlers.h"
 #include "node/collscan.h"
 #include "node/command.h"
@@ -697,43 +699,31 @@ void cmd_zrevrangebylex(struct exec_ctx *ctx) {
     zrange_generic(ctx, 1, false, RANGE_LEX, -1);
 }
 
-/* ---- ZPOPMIN ZPOPMAX ZMPOP ---- */
+/* ---- ZPOPMIN ZPOPMAX ZMPOP and the blocking BZPOPMIN BZPOPMAX BZMPOP ---- */
 
-/* Redis 7.0 genericZpopCommand: pops up to 'count' members (-1: one, flat
- * reply) from the lowest ('max' false) or highest end of the first non-empty
- * key among argv[first .. first+keyc-1]. */
-static void zpop_generic(struct exec_ctx *ctx, int first, int keyc, bool max, bool emitkey,
-                         long long count, bool nested, bool nil_when_empty) {
-    struct kv *kv = NULL;
-    int keyidx = first;
-    for (int i = 0; i < keyc; i++) {
-        keyidx = first + i;
-        if (!write_zset(ctx, keyidx, &kv))
-            return;
-        if (kv != NULL)
-            break;
-    }
-    if (kv == NULL) {
-        if (nil_when_empty)
-            resp_add_null_array(ctx->out);
-        else
-            resp_add_array(ctx->out, 0);
-        return;
-    }
-    if (count == 0) {
-        resp_add_array(ctx->out, 0);
-        return;
-    }
-    if (count == -1)
-        count = 1;
+/* One pop request: Redis 7.0 genericZpopCommand's parameters, plus the
+ * timeout argument of the blocking forms. */
+struct zpop_args {
+    int first, keyc;     /* the keys: argv[first .. first+keyc-1], tried in order */
+    bool max;            /* pop the highest scores */
+    long long count;     /* -1: one member, replied flat */
+    bool emitkey;        /* reply starts with the key popped from */
+    bool nested;         /* members as [member, score] pairs */
+    bool nil_when_empty; /* nothing to pop: nil array, not an empty array */
+    int timeout_arg;     /* blocking forms: the timeout's index; 0 otherwise */
+};
+
+/* Replies with up to 'count' members popped from the non-empty set 'kv'
+ * at argv['keyidx'], in genericZpopCommand's four reply shapes. */
+static void pop_members(struct exec_ctx *ctx, const struct zpop_args *a, int keyidx,
+                        struct kv *kv) {
+    long long count = a->count == -1 ? 1 : a->count;
     long long len = (long long)zset_len(kv);
     long long n = count > len ? len : count;
     struct resp_out *out = ctx->out;
-    if (!nested && !emitkey) {
-        resp_add_array(out, n * 2);
-    } else if (nested && !emitkey) {
-        resp_add_array(out, n);
-    } else if (!nested && emitkey) {
+    if (!a->emitkey) {
+        resp_add_array(out, a->nested ? n : n * 2);
+    } else if (!a->nested) {
         resp_add_array(out, n * 2 + 1);
         resp_add_bulk(out, ctx->argv[keyidx], ctx->argvlen[keyidx]);
     } else {
@@ -744,18 +734,46 @@ static void zpop_generic(struct exec_ctx *ctx, int first, int keyc, bool max, bo
     for (long long i = 0; i < n; i++) {
         struct zset_iter it;
         struct zset_member m;
-        zset_iter_at_rank(&it, kv, 0, max);
+        zset_iter_at_rank(&it, kv, 0, a->max);
         zset_iter_get(&it, &m);
-        if (nested)
+        if (a->nested)
             resp_add_array(out, 2);
         resp_add_bulk(out, m.p, m.len);
         resp_add_double(out, m.score);
-        size_t rank = max ? zset_len(kv) - 1 : 0;
+        size_t rank = a->max ? zset_len(kv) - 1 : 0;
         zset_delete_rank_range(kv, rank, rank);
     }
     after_removal(ctx, keyidx, kv, (size_t)n);
 }
 
+/* Pops from the first non-empty key, checking types in key order up to it
+ * (Redis 7.0 genericZpopCommand / blockingGenericZpopCommand). The blocking
+ * forms parse their timeout first and, finding nothing, wait for the keys. */
+static void zpop_generic(struct exec_ctx *ctx, const struct zpop_args *a) {
+    int64_t deadline = 0;
+    if (a->timeout_arg != 0 && (deadline = blocking_parse_timeout(ctx, a->timeout_arg)) < 0)
+        return;
+    for (int keyidx = a->first; keyidx < a->first + a->keyc; keyidx++) {
+        struct kv *kv;
+        if (!write_zset(ctx, keyidx, &kv))
+            return;
+        if (kv == NULL)
+            continue;
+        if (a->count == 0)
+            resp_add_array(ctx->out, 0);
+        else
+            pop_members(ctx, a, keyidx, kv);
+        return;
+    }
+    if (a->timeout_arg != 0)
+        blocking_wait_keys(ctx, a->first, a->keyc, deadline, BLOCKING_REPLY_NULL_ARRAY);
+    else if (a->nil_when_empty)
+        resp_add_null_array(ctx->out);
+    else
+        resp_add_array(ctx->out, 0);
+}
+
+/* ZPOPMIN/ZPOPMAX key [count]: RESP3 nests the pairs only with a count. */
 static void zpop_minmax(struct exec_ctx *ctx, bool max) {
     if (ctx->argc > 3) {
         exec_reply_syntax_error(ctx);
@@ -764,8 +782,12 @@ static void zpop_minmax(struct exec_ctx *ctx, bool max) {
     long long count = -1;
     if (ctx->argc == 3 && !arg_positive(ctx, 2, &count, NULL))
         return;
-    bool nested = ctx->out->proto > 2 && count != -1;
-    zpop_generic(ctx, 1, 1, max, false, count, nested, false);
+    struct zpop_args a = {.first = 1,
+                          .keyc = 1,
+                          .max = max,
+                          .count = count,
+                          .nested = ctx->out->proto > 2 && count != -1};
+    zpop_generic(ctx, &a);
 }
 
 void cmd_zpopmin(struct exec_ctx *ctx) {
@@ -776,19 +798,39 @@ void cmd_zpopmax(struct exec_ctx *ctx) {
     zpop_minmax(ctx, true);
 }
 
-void cmd_zmpop(struct exec_ctx *ctx) {
+/* BZPOPMIN/BZPOPMAX key [key ...] timeout: [key, member, score]. */
+static void bzpop_minmax(struct exec_ctx *ctx, bool max) {
+    struct zpop_args a = {.first = 1,
+                          .keyc = ctx->argc - 2,
+                          .max = max,
+                          .count = -1,
+                          .emitkey = true,
+                          .timeout_arg = ctx->argc - 1};
+    zpop_generic(ctx, &a);
+}
+
+void cmd_bzpopmin(struct exec_ctx *ctx) {
+    bzpop_minmax(ctx, false);
+}
+
+void cmd_bzpopmax(struct exec_ctx *ctx) {
+    bzpop_minmax(ctx, true);
+}
+
+/* ZMPOP/BZMPOP: [timeout] numkeys key [key ...] MIN|MAX [COUNT count]
+ * replies [key, [[member, score] ...]] or a nil array. Redis 7.0
+ * zmpopGenericCommand: numkeys, MIN|MAX and COUNT are checked before the
+ * timeout. */
+static void zmpop_generic(struct exec_ctx *ctx, int numkeys_arg, bool blocking) {
     long long numkeys;
-    if (!arg_long_range(ctx, 1, 1, LONG_MAX, &numkeys, "ERR numkeys should be greater than 0"))
+    if (!arg_long_range(ctx, numkeys_arg, 1, LONG_MAX, &numkeys,
+                        "ERR numkeys should be greater than 0"))
         return;
-    if (numkeys > ctx->argc - 2) {
+    if (numkeys >= ctx->argc - numkeys_arg - 1) {
         exec_reply_syntax_error(ctx);
         return;
     }
-    int where = 2 + (int)numkeys;
-    if (where >= ctx->argc) {
-        exec_reply_syntax_error(ctx);
-        return;
-    }
+    int where = numkeys_arg + 1 + (int)numkeys;
     bool max;
     if (exec_arg_is(ctx, where, "min")) {
         max = false;
@@ -809,9 +851,23 @@ void cmd_zmpop(struct exec_ctx *ctx) {
             return;
         }
     }
-    if (count == -1)
-        count = 1;
-    zpop_generic(ctx, 2, (int)numkeys, max, true, count, true, true);
+    struct zpop_args a = {.first = numkeys_arg + 1,
+                          .keyc = (int)numkeys,
+                          .max = max,
+                          .count = count == -1 ? 1 : count,
+                          .emitkey = true,
+                          .nested = true,
+                          .nil_when_empty = true,
+                          .timeout_arg = blocking ? 1 : 0};
+    zpop_generic(ctx, &a);
+}
+
+void cmd_zmpop(struct exec_ctx *ctx) {
+    zmpop_generic(ctx, 1, false);
+}
+
+void cmd_bzmpop(struct exec_ctx *ctx) {
+    zmpop_generic(ctx, 2, true);
 }
 
 /* ---- ZUNION ZINTER ZDIFF (and STORE) ZINTERCARD ---- */
