@@ -1,14 +1,254 @@
-/* The write step (see propose.h). Single-node for now: a write is applied
- * the moment it is proposed, with the proposer's clock and a fresh seed,
- * exactly the context a log entry will carry. */
+/* The write step (see propose.h): direct apply, or group commit through
+ * this node's Raft group. Owns the batches: the one being filled during a
+ * loop iteration, and those proposed but not yet applied (in proposal
+ * order), each with the clients waiting for its commands. */
 #include "node/propose.h"
 
+#include "node/blocking.h"
+#include "node/client.h"
+#include "node/command.h"
 #include "node/exec.h"
+#include "node/log.h"
 #include "node/server.h"
+#include "node/shard.h"
+#include "raft/entry.h"
+#include "raft/group.h"
 
-void propose_write(struct exec_ctx *ctx) {
+#include <stdlib.h>
+#include <string.h>
+
+struct batch {
+    uint64_t seq;
+    struct entry_writer *writer;
+    struct client **clients; /* command i's waiting client, or NULL */
+    size_t count, cap;
+    bool applied;
+    struct batch *next; /* in proposal order */
+};
+
+static struct batch *filling;
+static struct batch *inflight_head, *inflight_tail;
+static uint64_t origin; /* this process's id in the entries it proposes */
+static uint64_t next_seq;
+
+/* ---- Direct apply ---- */
+
+static void apply_now(struct exec_ctx *ctx) {
     ctx->now_ms = server_now_ms();
     ctx->seed = server_random();
     ctx->is_apply = true;
     exec_run(ctx);
+}
+
+/* ---- Waiting clients ---- */
+
+static void release(struct client *c) {
+    if (c == NULL)
+        return;
+    if (--c->pending_commits > 0)
+        return;
+    c->flags &= ~(uint32_t)CLIENT_COMMIT_WAIT;
+    client_schedule_write(c);
+    client_process_input(c);
+}
+
+/* Ends a batch: its clients get 'error' unless it applied, then resume. */
+static void finish(struct batch *b, const char *error) {
+    for (size_t i = 0; i < b->count; i++) {
+        struct client *c = b->clients[i];
+        if (c != NULL && !b->applied)
+            resp_add_error(c->reply_mode == REPLY_ON ? &c->out : &c->sink, error);
+    }
+    for (size_t i = 0; i < b->count; i++)
+        release(b->clients[i]);
+    entry_writer_free(b->writer);
+    free(b->clients);
+    free(b);
+}
+
+static void unlink_inflight(struct batch *b) {
+    struct batch **link = &inflight_head;
+    struct batch *prev = NULL;
+    while (*link != NULL && *link != b) {
+        prev = *link;
+        link = &(*link)->next;
+    }
+    if (*link == NULL)
+        return;
+    *link = b->next;
+    if (inflight_tail == b)
+        inflight_tail = prev;
+}
+
+/* ---- Proposing ---- */
+
+static struct batch *new_batch(void) {
+    if (origin == 0)
+        origin = server_random() | 1;
+    struct batch *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return NULL;
+    b->seq = next_seq++;
+    b->writer = entry_writer_new(origin, b->seq, server_now_ms(), server_random());
+    if (b->writer == NULL) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void propose_write(struct exec_ctx *ctx) {
+    struct group *g = shard_group();
+    if (g == NULL) {
+        apply_now(ctx);
+        return;
+    }
+    if (!group_is_leader(g)) {
+        resp_add_error(ctx->out, "READONLY You can't write against a read only replica.");
+        return;
+    }
+    if (filling == NULL && (filling = new_batch()) == NULL)
+        goto oom;
+    struct batch *b = filling;
+    if (b->count == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        struct client **clients = realloc(b->clients, cap * sizeof(*clients));
+        if (clients == NULL)
+            goto oom;
+        b->clients = clients;
+        b->cap = cap;
+    }
+    if (entry_writer_add(b->writer, ctx->dbid, ctx->argc, ctx->argv, ctx->argvlen) != 0)
+        goto oom;
+    b->clients[b->count++] = ctx->client;
+    if (ctx->client != NULL) {
+        ctx->client->flags |= CLIENT_COMMIT_WAIT;
+        ctx->client->pending_commits++;
+    }
+    return;
+oom:
+    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+}
+
+static void on_committed(void *arg, int status, void *result) {
+    (void)result;
+    struct batch *b = arg;
+    unlink_inflight(b);
+    /* A failure after apply (e.g. leadership lost right after) changes
+     * nothing for the clients: their replies were written when it applied. */
+    (void)status;
+    finish(b, "ERR leadership lost before the write committed: it may or may not apply");
+}
+
+void propose_flush(void) {
+    struct batch *b = filling;
+    if (b == NULL)
+        return;
+    filling = NULL;
+    void *buf;
+    size_t len;
+    int rc = entry_writer_finish(b->writer, &buf, &len);
+    b->writer = NULL;
+    if (rc != ENTRY_OK) {
+        finish(b, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+    }
+    rc = group_propose(shard_group(), buf, len, on_committed, b);
+    if (rc != GROUP_OK) {
+        free(buf);
+        finish(b, rc == GROUP_ENOTLEADER ? "READONLY You can't write against a read only replica."
+                                         : "ERR the write could not be proposed to the Raft log");
+        return;
+    }
+    if (inflight_tail != NULL)
+        inflight_tail->next = b;
+    else
+        inflight_head = b;
+    inflight_tail = b;
+}
+
+/* ---- Applying ---- */
+
+static struct batch *own_batch(uint64_t entry_origin, uint64_t seq) {
+    if (entry_origin != origin)
+        return NULL;
+    for (struct batch *b = inflight_head; b != NULL; b = b->next)
+        if (b->seq == seq)
+            return b;
+    return NULL;
+}
+
+static const struct command *resolve(const struct entry_command *ec) {
+    struct command *cmd = command_lookup(ec->argv[0], ec->argvlen[0]);
+    if (cmd != NULL && cmd->subcommands != NULL && ec->argc >= 2)
+        cmd = command_lookup_sub(cmd, ec->argv[1], ec->argvlen[1]);
+    return cmd != NULL && cmd->handler != NULL && command_arity_ok(cmd, ec->argc) ? cmd : NULL;
+}
+
+/* Every member applies the same entries in the same order; only the one
+ * that proposed an entry has clients to answer. */
+void propose_apply(void *arg, const void *buf, size_t len, void **result) {
+    (void)arg;
+    *result = NULL;
+    struct entry_reader r;
+    if (entry_reader_init(&r, buf, len) != ENTRY_OK) {
+        /* Identical on every member, so skipping keeps them in step. */
+        log_warning("Skipping a corrupt Raft entry: %s", r.errmsg);
+        entry_reader_close(&r);
+        return;
+    }
+    struct batch *b = own_batch(r.origin, r.seq);
+    if (b != NULL)
+        b->applied = true;
+    struct resp_out sink;
+    resp_out_init_discard(&sink);
+    struct entry_command ec;
+    for (size_t i = 0; entry_reader_next(&r, &ec) == 1; i++) {
+        const struct command *cmd = resolve(&ec);
+        if (cmd == NULL || ec.db >= cfg.databases)
+            continue; /* only a different build could have proposed it */
+        struct client *c = b != NULL && i < b->count ? b->clients[i] : NULL;
+        struct exec_ctx ctx = {
+            .client = c,
+            .out = c == NULL                   ? &sink
+                   : c->reply_mode == REPLY_ON ? &c->out
+                                               : &c->sink,
+            .cmd = cmd,
+            .argc = ec.argc,
+            .argv = ec.argv,
+            .argvlen = ec.argvlen,
+            .dbid = ec.db,
+            .now_ms = r.now_ms,
+            .seed = ec.seed,
+            .is_apply = true,
+        };
+        exec_run(&ctx);
+    }
+    entry_reader_close(&r);
+    shard_note_applied();
+    /* Keys this entry filled may wake blocked clients (their re-runs join
+     * the next batch). */
+    blocking_serve_ready();
+}
+
+static void forget(struct batch *b, const struct client *c) {
+    for (size_t i = 0; i < b->count; i++)
+        if (b->clients[i] == c)
+            b->clients[i] = NULL;
+}
+
+void propose_client_closed(struct client *c) {
+    if (c->pending_commits == 0)
+        return;
+    if (filling != NULL)
+        forget(filling, c);
+    for (struct batch *b = inflight_head; b != NULL; b = b->next)
+        forget(b, c);
+}
+
+void propose_shutdown(void) {
+    if (filling != NULL) {
+        finish(filling, "ERR server is shutting down");
+        filling = NULL;
+    }
 }

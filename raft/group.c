@@ -63,10 +63,29 @@ static int from_raft(int rv) {
 
 /* ---- FSM ---- */
 
+/* Entries are framed as [u64 little-endian payload length][payload][zero
+ * padding to a multiple of 8]: canonical/raft 0.15's libuv backend writes
+ * entries of other sizes but then fails to load them (measured: a restart
+ * reports the segment corrupt), and followers see them mangled. */
+#define FRAME_HEADER 8
+
+static size_t frame_size(size_t len) {
+    return FRAME_HEADER + ((len + 7) & ~(size_t)7);
+}
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
     struct group *g = fsm->data;
     *result = NULL;
-    g->apply(g->apply_arg, buf->base, buf->len, result);
+    uint64_t len = 0;
+    if (buf->len >= FRAME_HEADER)
+        for (int i = 7; i >= 0; i--)
+            len = (len << 8) | ((const uint8_t *)buf->base)[i];
+    if (buf->len < FRAME_HEADER || len > buf->len - FRAME_HEADER) {
+        /* Not one of ours (e.g. a damaged entry): the same on every member. */
+        g->apply(g->apply_arg, buf->base, 0, result);
+        return 0;
+    }
+    g->apply(g->apply_arg, (const uint8_t *)buf->base + FRAME_HEADER, (size_t)len, result);
     return 0;
 }
 
@@ -183,17 +202,26 @@ static void proposal_done(struct raft_apply *req, int status, void *result) {
 
 int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, void *arg) {
     struct proposal *p = malloc(sizeof(*p));
-    if (p == NULL)
+    uint8_t *frame = raft_calloc(1, frame_size(len));
+    if (p == NULL || frame == NULL) {
+        free(p);
+        raft_free(frame);
         return GROUP_ENOMEM;
+    }
+    for (int i = 0; i < 8; i++)
+        frame[i] = (uint8_t)((uint64_t)len >> (8 * i));
+    memcpy(frame + FRAME_HEADER, buf, len);
     p->req.data = p;
     p->done = done;
     p->arg = arg;
-    struct raft_buffer rb = {.base = buf, .len = len};
+    struct raft_buffer rb = {.base = frame, .len = frame_size(len)};
     int rv = raft_apply(&g->raft, &p->req, &rb, 1, proposal_done);
     if (rv != 0) {
         free(p);
+        raft_free(frame);
         return from_raft(rv);
     }
+    free(buf); /* the frame holds a copy; ownership was ours on success */
     return GROUP_OK;
 }
 

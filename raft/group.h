@@ -10,7 +10,9 @@
  * not persisted, so after a restart a leader applies its log only once an
  * entry of its own term commits: group issues a barrier as soon as it wins
  * an election. An apply callback with a non-zero status means the entry's
- * fate is unknown to its proposer.
+ * fate is unknown to its proposer. Entries whose size is not a multiple of
+ * 8 bytes break the library's storage and replication, so group frames and
+ * pads every entry (callers see exactly the bytes they proposed).
  *
  * Everything runs on the caller's libuv loop thread. */
 #ifndef KR_RAFT_GROUP_H

@@ -1,0 +1,133 @@
+"""appendonly yes: every write goes through the node's Raft log (a group of
+one). Replies stay Redis's, the data survives a clean restart and a kill -9
+(every acknowledged write is there afterwards), and pipelines, blocking pops
+and expiry work when writes apply on commit."""
+import signal
+import threading
+
+import redis
+
+from harness import KEYRAFT, Server, wait_until
+
+
+def start(args=()):
+    return Server(KEYRAFT, args=["--appendonly", "yes", *args]).start()
+
+
+def restart(server, sig):
+    server.stop(sig)
+    server.start()
+    client = server.client()
+    wait_until(lambda: client.info("persistence")["loading"] == 0, what="log replay")
+    return client
+
+
+def fill(r):
+    r.set("s", "v")
+    r.incrby("n", 41)
+    r.incr("n")
+    r.rpush("l", "a", "b", "c")
+    r.lpop("l")
+    r.hset("h", mapping={"f": "1", "g": "2"})
+    r.zadd("z", {"m": 1.5, "n": 2})
+    r.sadd("set", "x", "y")
+    r.xadd("x", {"f": "v"}, id="5-0")
+    r.pfadd("hll", "a", "b")
+    r.set("ttl", "v", ex=1000)
+    r.set("gone", "v")
+    r.delete("gone")
+    r.select(3)
+    r.set("db3", "v")
+    r.select(0)
+
+
+def check(r):
+    assert r.get("s") == b"v"
+    assert r.get("n") == b"42"
+    assert r.lrange("l", 0, -1) == [b"b", b"c"]
+    assert r.hgetall("h") == {b"f": b"1", b"g": b"2"}
+    assert r.zrange("z", 0, -1, withscores=True) == [(b"m", 1.5), (b"n", 2.0)]
+    assert r.smembers("set") == {b"x", b"y"}
+    assert r.xrange("x") == [(b"5-0", {b"f": b"v"})]
+    assert r.pfcount("hll") == 2
+    assert 900 < r.ttl("ttl") <= 1000
+    assert r.exists("gone") == 0
+    r.select(3)
+    assert r.get("db3") == b"v"
+    r.select(0)
+
+
+def test_writes_reply_and_survive_restart_and_kill():
+    s = start()
+    try:
+        r = s.client()
+        fill(r)
+        check(r)
+        assert r.info("persistence")["aof_enabled"] == 1
+        check(restart(s, signal.SIGTERM))
+        check(restart(s, signal.SIGKILL))
+    finally:
+        s.cleanup()
+
+
+def test_errors_are_not_logged_as_writes():
+    s = start()
+    try:
+        r = s.client()
+        r.set("str", "x")
+        for bad in (("LPUSH", "str", "a"), ("INCR", "str"), ("SET", "k", "v", "EX", "0")):
+            try:
+                r.execute_command(*bad)
+                raise AssertionError(f"{bad} should fail")
+            except redis.ResponseError:
+                pass
+        r2 = restart(s, signal.SIGKILL)
+        assert r2.get("str") == b"x" and r2.exists("k") == 0
+    finally:
+        s.cleanup()
+
+
+def test_concurrent_pipelines_lose_no_acknowledged_write():
+    s = start()
+    try:
+        clients, per_client = 10, 500
+
+        def writer(i):
+            c = s.client()
+            pipe = c.pipeline(transaction=False)
+            for j in range(per_client):
+                pipe.incr("counter")
+                pipe.rpush(f"list:{i}", j)
+            pipe.execute()
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        r = restart(s, signal.SIGKILL)
+        assert r.get("counter") == str(clients * per_client).encode()
+        for i in range(clients):
+            assert r.lrange(f"list:{i}", 0, -1) == [str(j).encode() for j in range(per_client)]
+    finally:
+        s.cleanup()
+
+
+def test_blocking_pop_and_expiry_through_the_log():
+    s = start()
+    try:
+        r = s.client()
+        got = {}
+        waiter = s.client()
+        t = threading.Thread(target=lambda: got.update(v=waiter.blpop("q", 10)))
+        t.start()
+        wait_until(lambda: r.info("clients")["blocked_clients"] == 1, what="a blocked client")
+        r.rpush("q", "hello")
+        t.join(10)
+        assert got["v"] == (b"q", b"hello")
+        r.set("short", "v", px=100)
+        wait_until(lambda: r.dbsize() == 0, what="active expiry")
+        r2 = restart(s, signal.SIGKILL)
+        assert r2.dbsize() == 0
+    finally:
+        s.cleanup()
