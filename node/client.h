@@ -31,6 +31,7 @@ enum client_flag {
     CLIENT_READONLY = 1 << 8,   /* cluster READONLY */
     CLIENT_ASKING = 1 << 9,     /* cluster ASKING, for one command */
     CLIENT_BLOCKED = 1 << 10,   /* waiting (blocking pop, write commit, pause) */
+    CLIENT_COMMIT_WAIT = 1 << 11, /* its write is in a Raft entry not yet applied */
     /* Its command is still running while the loop serves other clients (a
      * busy script): not read from, and a close waits for client_unprotect. */
     CLIENT_PROTECTED = 1 << 20,
@@ -71,6 +72,7 @@ struct client {
     struct pubsub_state *pubsub;     /* subscriptions, or NULL (pubsub.c) */
     struct tracking_state *tracking; /* CLIENT TRACKING state, or NULL (tracking.c) */
     int64_t rerun_deadline_ms; /* a blocked command's first deadline while it re-runs, or -1 */
+    unsigned pending_commits;  /* its writes in Raft entries not yet applied (propose.c) */
 };
 
 /* Accepts a pending connection on 'listener'. */

@@ -11,6 +11,7 @@
 #include "node/monitor.h"
 #include "node/pause.h"
 #include "node/propose.h"
+#include "node/shard.h"
 #include "node/pubsub.h"
 #include "node/script.h"
 #include "node/server.h"
@@ -32,6 +33,7 @@ void dispatch_client_connected(struct client *c) {
 
 void dispatch_client_closed(struct client *c) {
     blocking_unblock(c, false);
+    propose_client_closed(c);
     pause_client_closed(c);
     monitor_remove(c);
     pubsub_client_reset(c);
@@ -122,6 +124,10 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     }
     if (!(cmd->flags & CMD_NO_AUTH) && !dispatch_is_authenticated(c)) {
         reject(c, cmd, "NOAUTH Authentication required.");
+        return;
+    }
+    if (shard_is_loading() && !(cmd->flags & CMD_LOADING)) {
+        reject(c, cmd, "LOADING Redis is loading the dataset in memory");
         return;
     }
     if (!pubsub_allows(c, cmd)) {

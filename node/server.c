@@ -7,6 +7,8 @@
 #include "node/expire.h"
 #include "node/info.h"
 #include "node/log.h"
+#include "node/propose.h"
+#include "node/shard.h"
 #include "node/script.h"
 #include "node/stream_args.h"
 #include "node/tracking.h"
@@ -91,6 +93,7 @@ void server_swap_dbs(int a, int b) {
 
 static void on_flush(uv_prepare_t *handle) {
     (void)handle;
+    propose_flush(); /* this iteration's writes become one log entry */
     tracking_broadcast();
     client_flush_pending();
     if (server.shutdown_asap)
@@ -207,6 +210,8 @@ int server_init(void) {
         log_warning("Failed listening on port %lld (tcp), aborting.", cfg.port);
         return -1;
     }
+    if (shard_init() != 0)
+        return -1;
     uv_prepare_init(server.loop, &server.flush_handle);
     uv_prepare_start(&server.flush_handle, on_flush);
     uv_timer_init(server.loop, &server.cron);
@@ -238,6 +243,7 @@ static void close_any(uv_handle_t *handle, void *arg) {
 void server_close(void) {
     while (server.clients != NULL)
         client_close(server.clients);
+    shard_close();
     uv_walk(server.loop, close_any, NULL);
     uv_run(server.loop, UV_RUN_DEFAULT);
     uv_loop_close(server.loop);
