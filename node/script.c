@@ -61,6 +61,7 @@ static struct {
     int cache_ref;       /* EVAL cache: sha -> function */
     int cache_flags_ref; /* EVAL cache: sha -> flags */
     int load_env_ref;    /* the globals while FUNCTION LOAD runs code, or LUA_NOREF */
+    int empty_meta_ref;  /* what getmetatable() returns for a protected table */
     size_t cache_count;
     struct script_run *run;
     struct resp_out call_out; /* redis.call's reply buffer, reused */
@@ -214,7 +215,11 @@ static void protect_table(lua_State *L, int idx, lua_CFunction index_fn) {
     lua_pushvalue(L, idx);
     lua_pushcclosure(L, proxy_pairs, 1);
     lua_setfield(L, -2, "__pairs");
-    lua_pushboolean(L, 0);
+    /* getmetatable() shows an empty read-only table, as Redis 7.0 does. */
+    if (engine.empty_meta_ref != LUA_NOREF)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, engine.empty_meta_ref);
+    else
+        lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, -2);
     /* proxy_of[real] = proxy; is_proxy[proxy] = true */
@@ -919,8 +924,15 @@ int script_compile(const char *code, size_t len, const char *chunkname) {
     }
     int rc = luaL_loadbufferx(L, code, len, chunkname, "t");
     free(copy);
-    if (rc != LUA_OK)
+    if (rc != LUA_OK) {
+        /* Lua 5.1 quoted the end-of-input token; keep Redis's text. */
+        const char *msg = lua_tostring(L, -1);
+        if (msg != NULL && strstr(msg, " near <eof>") != NULL) {
+            luaL_gsub(L, msg, " near <eof>", " near '<eof>'");
+            lua_remove(L, -2);
+        }
         return -1;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, engine.globals_ref);
     lua_setupvalue(L, -2, 1);
     return 0;
@@ -1160,6 +1172,11 @@ static int build_sandbox(lua_State *L) {
 
     engine.proxy_of_ref = new_ref_table(L, "k");
     engine.is_proxy_ref = new_ref_table(L, "k");
+    lua_newtable(L);
+    protect_table(L, -1, proxy_index);
+    push_visible(L, -1);
+    engine.empty_meta_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
     lua_pushglobaltable(L);
     /* The globals proxy: _G inside scripts is the proxy itself. */
     protect_table(L, -1, globals_index);
@@ -1187,6 +1204,7 @@ static int build_sandbox(lua_State *L) {
 
 int script_init(void) {
     engine.load_env_ref = LUA_NOREF;
+    engine.empty_meta_ref = LUA_NOREF;
     engine.L = luaL_newstate();
     if (engine.L == NULL) {
         log_warning("Out of memory creating the Lua engine");
