@@ -8,6 +8,7 @@
 #include "node/function.h"
 #include "node/script.h"
 #include "storage/glob.h"
+#include "storage/object.h"
 
 #include <ctype.h>
 #include <lauxlib.h>
@@ -15,14 +16,20 @@
 #include <string.h>
 
 static void fcall_generic(struct exec_ctx *ctx, bool read_only) {
-    int nkeys;
-    if (!script_parse_numkeys(ctx, &nkeys))
-        return;
+    /* Redis 7.0 fcallCommandGeneric: the function first, then numkeys. */
     const struct function *fn = function_find(ctx->argv[1], ctx->argvlen[1]);
     if (fn == NULL) {
         resp_add_error(ctx->out, "ERR Function not found");
         return;
     }
+    long long n;
+    if (!obj_parse_ll(ctx->argv[2], ctx->argvlen[2], &n)) {
+        resp_add_error(ctx->out, "ERR Bad number of keys provided");
+        return;
+    }
+    int nkeys;
+    if (!script_parse_numkeys(ctx, &nkeys))
+        return;
     if (read_only && !(fn->flags & SCRIPT_FLAG_NO_WRITES)) {
         resp_add_error(ctx->out,
                        "ERR Can not execute a script with write flag using *_ro command.");
@@ -56,9 +63,9 @@ static void reply_subcommand_syntax(struct exec_ctx *ctx) {
         upper[i] = (char)toupper((unsigned char)ctx->argv[0][i]);
     upper[n] = '\0';
     resp_add_errorf(ctx->out,
-                    "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s "
+                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s "
                     "HELP.",
-                    ctx->argv[1], upper);
+                    (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128), ctx->argv[1], upper);
 }
 
 void cmd_function_load(struct exec_ctx *ctx) {
