@@ -225,6 +225,78 @@ int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, vo
     return GROUP_OK;
 }
 
+/* ---- Membership ---- */
+
+struct change {
+    struct raft_change req;
+    struct group *g;
+    uint64_t id;
+    group_change_fn added, promoted;
+    void *arg;
+};
+
+static void promote_done(struct raft_change *req, int status) {
+    struct change *ch = req->data;
+    if (ch->promoted != NULL)
+        ch->promoted(ch->arg, from_raft(status));
+    free(ch);
+}
+
+/* After raft_add: report, then promote (which waits for the catch-up). A
+ * failed add is reported through 'added' only. */
+static void add_done(struct raft_change *req, int status) {
+    struct change *ch = req->data;
+    if (ch->added != NULL)
+        ch->added(ch->arg, from_raft(status));
+    if (status != 0) {
+        free(ch);
+        return;
+    }
+    int rv = raft_assign(&ch->g->raft, &ch->req, ch->id, RAFT_VOTER, promote_done);
+    if (rv != 0)
+        promote_done(&ch->req, rv);
+}
+
+int group_add_member(struct group *g, uint64_t id, const char *address, group_change_fn added,
+                     group_change_fn promoted, void *arg) {
+    struct change *ch = calloc(1, sizeof(*ch));
+    if (ch == NULL)
+        return GROUP_ENOMEM;
+    ch->req.data = ch;
+    ch->g = g;
+    ch->id = id;
+    ch->added = added;
+    ch->promoted = promoted;
+    ch->arg = arg;
+    int rv = raft_add(&g->raft, &ch->req, id, address, add_done);
+    if (rv != 0) {
+        free(ch);
+        return from_raft(rv);
+    }
+    return GROUP_OK;
+}
+
+size_t group_members(const struct group *g, struct group_member_info *out, size_t max) {
+    const struct raft_configuration *conf = &g->raft.configuration;
+    bool leader = raft_state((struct raft *)&g->raft) == RAFT_LEADER;
+    for (unsigned i = 0; i < conf->n && i < max; i++) {
+        const struct raft_server *srv = &conf->servers[i];
+        out[i].id = srv->id;
+        out[i].address = srv->address;
+        out[i].role = srv->role == RAFT_VOTER     ? GROUP_ROLE_VOTER
+                      : srv->role == RAFT_STANDBY ? GROUP_ROLE_STANDBY
+                                                  : GROUP_ROLE_SPARE;
+        out[i].match_index = leader ? g->raft.leader_state.progress[i].match_index : 0;
+        if (leader && srv->id == g->raft.id)
+            out[i].match_index = raft_last_index((struct raft *)&g->raft);
+    }
+    return conf->n;
+}
+
+uint64_t group_commit_index(const struct group *g) {
+    return g->raft.commit_index;
+}
+
 bool group_is_leader(const struct group *g) {
     return raft_state((struct raft *)&g->raft) == RAFT_LEADER;
 }

@@ -78,6 +78,31 @@ int group_start(struct group *g);
  * will call 'done' exactly once; on error 'buf' stays the caller's. */
 int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, void *arg);
 
+/* Completion of a membership change ('status' GROUP_OK or an error). */
+typedef void (*group_change_fn)(void *arg, int status);
+
+/* On the leader: adds member 'id' at 'address' and, once it has caught up,
+ * makes it a voter. 'added' runs when it is in the configuration (it can be
+ * started now and will receive the log), or with the error if it could not
+ * be added (then 'promoted' never runs); 'promoted' when it votes or failed
+ * to. Either may be NULL. Returns GROUP_ENOTLEADER on a follower. */
+int group_add_member(struct group *g, uint64_t id, const char *address, group_change_fn added,
+                     group_change_fn promoted, void *arg);
+
+enum group_role { GROUP_ROLE_STANDBY, GROUP_ROLE_VOTER, GROUP_ROLE_SPARE };
+
+struct group_member_info {
+    uint64_t id;
+    const char *address; /* borrowed: valid until the configuration changes */
+    enum group_role role;
+    uint64_t match_index; /* on the leader: highest index it has; else 0 */
+};
+
+/* Fills up to 'max' members of the current configuration; returns how many
+ * there are. */
+size_t group_members(const struct group *g, struct group_member_info *out, size_t max);
+uint64_t group_commit_index(const struct group *g);
+
 bool group_is_leader(const struct group *g);
 /* The current leader's id and address (0 / NULL when unknown). */
 uint64_t group_leader(const struct group *g, const char **address);

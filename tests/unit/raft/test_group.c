@@ -240,3 +240,42 @@ TEST(three_members_converge) {
     CHECK_EQ_INT(group_leader(follower->g, &address), leader->id);
     CHECK(teardown(&f));
 }
+
+static int promoted_status = 1;
+static void on_promoted(void *arg, int status) {
+    (void)arg;
+    promoted_status = status;
+}
+
+static bool is_promoted(struct fixture *f) {
+    (void)f;
+    return promoted_status != 1;
+}
+
+TEST(a_member_joins_catches_up_and_votes) {
+    static struct fixture f;
+    CHECK(setup(&f, 1));
+    CHECK(run_until(&f, has_leader, 5000));
+    CHECK(propose_values(&f, &f.m[0], 1, 30));
+    wanted_done = 30;
+    CHECK(run_until(&f, proposals_done, 5000));
+    /* A second member on a fresh directory, started without bootstrap. */
+    struct member *m = &f.m[1];
+    snprintf(m->dir, sizeof(m->dir), "/tmp/kr-group-XXXXXX");
+    CHECK(mkdtemp(m->dir) != NULL);
+    snprintf(m->address, sizeof(m->address), "127.0.0.1:%d", free_port());
+    m->id = 2;
+    f.n = 2;
+    CHECK(open_member(&f, 1));
+    CHECK(group_start(m->g) == GROUP_OK);
+    CHECK_EQ_INT(group_add_member(f.m[0].g, m->id, m->address, NULL, on_promoted, NULL), GROUP_OK);
+    CHECK(run_until(&f, is_promoted, 10000));
+    CHECK_EQ_INT(promoted_status, GROUP_OK);
+    wanted_applied = 30;
+    CHECK(run_until(&f, all_applied, 10000));
+    CHECK(memcmp(m->applied, f.m[0].applied, 30 * sizeof(uint64_t)) == 0);
+    struct group_member_info info[4];
+    CHECK_EQ_INT(group_members(f.m[0].g, info, 4), 2);
+    CHECK(info[1].id == 2 && info[1].role == GROUP_ROLE_VOTER);
+    CHECK(teardown(&f));
+}
