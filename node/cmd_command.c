@@ -329,7 +329,7 @@ static void getkeys(struct exec_ctx *ctx, bool with_flags) {
     /* A call has fewer keys than arguments. */
     struct keyref *keys = malloc((size_t)argc * sizeof(*keys));
     if (keys == NULL) {
-        resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+        exec_reply_oom(ctx);
         return;
     }
     int n = command_meta_getkeys(cmd, argc, argv, argvlen, keys, argc);

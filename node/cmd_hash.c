@@ -20,10 +20,6 @@
 /* Redis's MAX_LONG_DOUBLE_CHARS: room for any "%.17Lf" of a long double. */
 #define LONG_DOUBLE_CHARS (5 * 1024)
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 static struct thash_limits hash_limits(void) {
     struct thash_limits lim = {(size_t)cfg.hash_max_listpack_entries,
                                (size_t)cfg.hash_max_listpack_value};
@@ -56,7 +52,7 @@ static struct kv *hash_for_write(struct exec_ctx *ctx, bool *created) {
     }
     kv = thash_new(ctx->argv[1], ctx->argvlen[1]);
     if (kv == NULL)
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
     return kv;
 }
 
@@ -104,7 +100,7 @@ static void hset_generic(struct exec_ctx *ctx, bool reply_count) {
     if (!finish_write(ctx, kv, created, changed))
         return;
     if (rc != 0)
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
     else if (reply_count)
         resp_add_int(ctx->out, added);
     else
@@ -138,7 +134,7 @@ void cmd_hsetnx(struct exec_ctx *ctx) {
     if (!finish_write(ctx, kv, created, rc == 0))
         return;
     if (rc != 0)
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
     else
         resp_add_int(ctx->out, 1);
 }
@@ -268,7 +264,7 @@ static bool store_number(struct exec_ctx *ctx, struct kv *kv, bool created, cons
     if (!finish_write(ctx, kv, created, rc == 0))
         return false;
     if (rc != 0) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return false;
     }
     return true;
@@ -435,7 +431,7 @@ static void hrandfield_count(struct exec_ctx *ctx, long long count, bool withval
      * sampling over a bitmap), then reply in storage order. */
     unsigned char *chosen = calloc(size, 1);
     if (chosen == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     for (size_t j = size - (size_t)n; j < size; j++) {

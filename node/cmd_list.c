@@ -16,10 +16,6 @@
 
 /* ---- Helpers ---- */
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 static struct quicklist *list_of(const struct kv *kv) {
     return kv->v.ptr;
 }
@@ -97,7 +93,7 @@ static void push_generic(struct exec_ctx *ctx, bool at_head, bool only_existing)
     }
     bool created = list == NULL;
     if (created && (list = new_list(ctx, 1)) == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     struct quicklist *ql = list_of(list);
@@ -108,7 +104,7 @@ static void push_generic(struct exec_ctx *ctx, bool at_head, bool only_existing)
                 kv_free(list);
             else if (pushed > 0)
                 db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
     }
@@ -307,13 +303,13 @@ static void move_generic(struct exec_ctx *ctx, bool from_head, bool to_head) {
     /* The bytes live in the source node, which the pop frees: copy them. */
     char *value = mem_alloc(len ? len : 1);
     if (value == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     memcpy(value, peeked, len);
     bool created = dst == NULL;
     if (created && (dst = new_list(ctx, 2)) == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         goto out;
     }
     /* Push before popping: a failed push leaves both lists unchanged. When
@@ -327,7 +323,7 @@ static void move_generic(struct exec_ctx *ctx, bool from_head, bool to_head) {
     if (quicklist_push(list_of(dst), to_head, value, len) != 0) {
         if (created)
             kv_free(dst);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         goto out;
     }
     if (created) {
@@ -562,7 +558,7 @@ void cmd_lset(struct exec_ctx *ctx) {
     struct quicklist_iter it;
     quicklist_iter_init(&it, list_of(list), (long)index, true);
     if (quicklist_iter_replace(&it, ctx->argv[3], ctx->argvlen[3]) != 0) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
@@ -598,7 +594,7 @@ void cmd_linsert(struct exec_ctx *ctx) {
         return;
     }
     if (quicklist_iter_insert(&it, after, ctx->argv[4], ctx->argvlen[4]) != 0) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);

@@ -25,10 +25,6 @@
 
 /* ---- Helpers ---- */
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 static size_t max_intset(void) {
     return (size_t)cfg.set_max_intset_entries;
 }
@@ -93,7 +89,7 @@ void cmd_sadd(struct exec_ctx *ctx) {
         set =
             set_new(ctx->argv[1], ctx->argvlen[1], set_encoding_for(ctx->argv[2], ctx->argvlen[2]));
         if (set == NULL) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
     }
@@ -105,7 +101,7 @@ void cmd_sadd(struct exec_ctx *ctx) {
                 kv_free(set);
             else if (added > 0)
                 db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
         added += rc;
@@ -194,7 +190,7 @@ void cmd_smove(struct exec_ctx *ctx) {
     if (created) {
         dst = set_new(ctx->argv[2], ctx->argvlen[2], set_encoding_for(m, len));
         if (dst == NULL) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
     }
@@ -202,7 +198,7 @@ void cmd_smove(struct exec_ctx *ctx) {
     if (rc < 0) {
         if (created)
             kv_free(dst);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     if (created && !db_set(ctx, dst))
@@ -273,7 +269,7 @@ static void reply_distinct_random(struct exec_ctx *ctx, const struct kv *set, si
     size_t size = set_size(set);
     uint8_t *chosen = mem_calloc((size + 7) / 8);
     if (chosen == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     bool draw_excluded = count > size / 2;
@@ -355,7 +351,7 @@ static bool collect_sets(struct exec_ctx *ctx, int first, int count, struct kv *
 static struct kv **alloc_sets(struct exec_ctx *ctx, int count) {
     struct kv **sets = mem_alloc((size_t)count * sizeof(*sets));
     if (sets == NULL)
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
     return sets;
 }
 
@@ -373,7 +369,7 @@ static void store_result(struct exec_ctx *ctx, struct kv *result) {
     struct kv *stored = kv_rename(result, ctx->argv[1], ctx->argvlen[1]);
     if (stored == NULL) {
         kv_free(result);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     kv_free_shell(result);
@@ -432,7 +428,7 @@ static void inter_generic(struct exec_ctx *ctx, int first, int count, enum inter
     if (mode == INTER_STORE) {
         result = set_new("", 0, OBJ_ENC_INTSET);
         if (result == NULL) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             goto out;
         }
     } else if (mode == INTER_REPLY) {
@@ -452,7 +448,7 @@ static void inter_generic(struct exec_ctx *ctx, int first, int count, enum inter
         } else if (mode == INTER_STORE) {
             if (set_add(result, m, len, max_intset()) < 0) {
                 kv_free(result);
-                reply_oom(ctx);
+                exec_reply_oom(ctx);
                 goto out;
             }
         } else if (limit > 0 && found >= limit) {
@@ -590,7 +586,7 @@ static void union_diff_generic(struct exec_ctx *ctx, int first, bool is_diff, bo
         goto out;
     struct kv *result = set_new("", 0, OBJ_ENC_INTSET);
     if (result == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         goto out;
     }
     bool ok = true;
@@ -603,7 +599,7 @@ static void union_diff_generic(struct exec_ctx *ctx, int first, bool is_diff, bo
     }
     if (!ok) {
         kv_free(result);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
     } else if (store) {
         store_result(ctx, result);
     } else {
@@ -721,7 +717,7 @@ void cmd_sscan(struct exec_ctx *ctx) {
         cursor = set_scan(set, cursor, scan_emit, &st);
     } while (cursor != 0 && budget-- > 0 && st.visited < count);
     if (st.items.failed) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
     } else {
         resp_add_array(ctx->out, 2);
         char digits[24];

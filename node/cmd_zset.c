@@ -26,10 +26,6 @@
 #define ERR_LEX_RANGE  "ERR min or max not valid string range item"
 #define ERR_NAN_RESULT "ERR resulting score is not a number (NaN)"
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 static struct zset_limits zset_limits(void) {
     struct zset_limits lim = {(size_t)cfg.zset_max_listpack_entries,
                               (size_t)cfg.zset_max_listpack_value};
@@ -237,7 +233,7 @@ static void zadd_generic(struct exec_ctx *ctx, int in_flags) {
     }
     double *scores = malloc(elements * sizeof(*scores));
     if (scores == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     for (size_t j = 0; j < elements; j++) {
@@ -296,7 +292,7 @@ static void zadd_generic(struct exec_ctx *ctx, int in_flags) {
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
     }
     if (rc != 0)
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
     else if (nan_error)
         resp_add_error(ctx->out, ERR_NAN_RESULT);
     else if (incr && processed)
@@ -530,7 +526,7 @@ static void sink_finish(struct range_sink *s) {
     if (s->rc != 0) {
         if (s->dst)
             kv_free(s->dst);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     if (s->count > 0) {
@@ -1047,7 +1043,7 @@ static void algebra_generic(struct exec_ctx *ctx, int dst_i, int numkeys_i, enum
     int n = (int)setnum;
     struct algebra_src *src = calloc((size_t)n, sizeof(*src));
     if (src == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     int j = numkeys_i + 1;
@@ -1119,7 +1115,7 @@ static void algebra_generic(struct exec_ctx *ctx, int dst_i, int numkeys_i, enum
         if (dst)
             kv_free(dst);
         free(src);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     free(src);
@@ -1236,7 +1232,7 @@ static void zrandmember_count(struct exec_ctx *ctx, long long count, bool withsc
          * sampling). */
         chosen = calloc(size, 1);
         if (chosen == NULL) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
         for (size_t j = size - (size_t)n; j < size; j++) {

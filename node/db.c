@@ -57,15 +57,11 @@ struct kv *db_lookup_write(struct exec_ctx *ctx, const char *key, size_t len) {
     return kv;
 }
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 bool db_set(struct exec_ctx *ctx, struct kv *kv) {
     struct keyspace *ks = db_current(ctx);
     if (ks == NULL) {
         kv_free(kv);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return false;
     }
     kv->lru = server.lru_clock;
@@ -73,7 +69,7 @@ bool db_set(struct exec_ctx *ctx, struct kv *kv) {
     int rc = old ? keyspace_replace(ks, old, kv) : keyspace_add(ks, kv);
     if (rc != 0) {
         kv_free(kv);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return false;
     }
     kv_free(old);
@@ -86,7 +82,7 @@ bool db_set(struct exec_ctx *ctx, struct kv *kv) {
 bool db_replace(struct exec_ctx *ctx, struct kv *old, struct kv *repl, bool shell_only) {
     struct keyspace *ks = db_current(ctx);
     if (keyspace_replace(ks, old, repl) != 0) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return false;
     }
     if (shell_only)
@@ -105,7 +101,7 @@ struct kv *db_unshare_string(struct exec_ctx *ctx, struct kv *kv) {
     const char *val = kv_string(kv, buf, &len);
     struct kv *raw = kv_new_raw(kv_key(kv), kv->keylen, val, len, kv_expire(kv));
     if (raw == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return NULL;
     }
     if (!db_replace(ctx, kv, raw, false)) {

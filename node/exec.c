@@ -31,6 +31,10 @@ void exec_reply_ok(struct exec_ctx *ctx) {
     resp_add_raw(ctx->out, "+OK\r\n", 5);
 }
 
+void exec_reply_oom(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+}
+
 void exec_reply_help(struct exec_ctx *ctx, const char *const *lines) {
     size_t count = 0;
     while (lines[count] != NULL)

@@ -40,6 +40,9 @@ void exec_reply_syntax_error(struct exec_ctx *ctx);
 void exec_reply_wrongtype(struct exec_ctx *ctx);
 void exec_reply_not_integer(struct exec_ctx *ctx);
 void exec_reply_ok(struct exec_ctx *ctx);
+/* "-OOM command not allowed when used memory > 'maxmemory'.": Redis's reply
+ * when memory runs out, also used when an allocation for the command fails. */
+void exec_reply_oom(struct exec_ctx *ctx);
 /* Redis 7.0 addReplyHelp: an array of status lines, "<ARGV0> <subcommand> [<arg>
  * [value] [opt] ...]. Subcommands are:", then 'lines' (NULL-terminated), then
  * the HELP entry. */

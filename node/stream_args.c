@@ -52,7 +52,7 @@ struct stream *stream_create_key(struct exec_ctx *ctx, int i) {
         s ? kv_new_ptr(ctx->argv[i], ctx->argvlen[i], OBJ_STREAM, OBJ_ENC_STREAM, s, -1) : NULL;
     if (kv == NULL) {
         stream_free(s);
-        resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+        exec_reply_oom(ctx);
         return NULL;
     }
     return db_set(ctx, kv) ? s : NULL;
