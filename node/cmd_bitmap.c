@@ -6,6 +6,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "storage/bitops.h"
 #include "storage/mem.h"
 #include "storage/object.h"
@@ -13,6 +14,10 @@
 #include <string.h>
 
 #define ERR_BIT_OFFSET "ERR bit offset is not an integer or out of range"
+
+static void reply_oom(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+}
 
 /* Redis 7.0 getBitOffsetFromArgument: a bit offset, or with 'hash_bits'
  * (BITFIELD) "#N" meaning N * 'hash_bits'. The byte it names must lie below
@@ -44,7 +49,7 @@ static struct kv *string_for_bits(struct exec_ctx *ctx, uint64_t max_bit, bool *
     if (kv == NULL) {
         kv = kv_new_raw(ctx->argv[1], ctx->argvlen[1], NULL, need, -1);
         if (kv == NULL) {
-            exec_reply_oom(ctx);
+            reply_oom(ctx);
             return NULL;
         }
         *grown = true;
@@ -58,7 +63,7 @@ static struct kv *string_for_bits(struct exec_ctx *ctx, uint64_t max_bit, bool *
         return NULL;
     size_t old_len = ((struct raw_string *)kv->v.ptr)->len;
     if (!kv_raw_grow(kv, need)) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return NULL;
     }
     *grown = need > old_len;
@@ -98,6 +103,7 @@ void cmd_setbit(struct exec_ctx *ctx) {
         p[offset >> 3] =
             (unsigned char)((p[offset >> 3] & ~(1u << shift)) | ((unsigned)on << shift));
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+        notify_keyspace_event(ctx, NOTIFY_STRING, "setbit", ctx->argv[1], ctx->argvlen[1]);
     }
     resp_add_int(ctx->out, old);
 }
@@ -271,7 +277,7 @@ void cmd_bitop(struct exec_ctx *ctx) {
     size_t bytes = count * (sizeof(unsigned char *) + sizeof(size_t) + 24);
     char *scratch = mem_alloc(bytes);
     if (scratch == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     const unsigned char **src = (const unsigned char **)scratch;
@@ -294,7 +300,8 @@ void cmd_bitop(struct exec_ctx *ctx) {
             max_len = src_len[i];
     }
     if (max_len == 0) {
-        db_delete(ctx, ctx->argv[2], ctx->argvlen[2]);
+        if (db_delete(ctx, ctx->argv[2], ctx->argvlen[2]))
+            notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[2], ctx->argvlen[2]);
         resp_add_int(ctx->out, 0);
         mem_free(scratch);
         return;
@@ -304,14 +311,16 @@ void cmd_bitop(struct exec_ctx *ctx) {
     struct kv *dst = kv_new_raw(ctx->argv[2], ctx->argvlen[2], NULL, max_len, -1);
     if (dst == NULL) {
         mem_free(scratch);
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     bitops_combine(op, count, src, src_len,
                    (unsigned char *)((struct raw_string *)dst->v.ptr)->data, max_len);
     mem_free(scratch);
-    if (db_set(ctx, dst))
-        resp_add_int(ctx->out, (long long)max_len);
+    if (!db_set(ctx, dst))
+        return;
+    notify_keyspace_event(ctx, NOTIFY_STRING, "set", ctx->argv[2], ctx->argvlen[2]);
+    resp_add_int(ctx->out, (long long)max_len);
 }
 
 /* ---- BITFIELD ---- */
@@ -407,8 +416,8 @@ static int parse_bitfield_ops(struct exec_ctx *ctx, struct bitfield_op *ops, boo
 
 /* Runs a SET or INCRBY on the (large enough) RAW bytes 'p' and replies with
  * its result: the old value for SET, the new one for INCRBY, null when
- * OVERFLOW FAIL refused it. */
-static void bitfield_write(struct exec_ctx *ctx, unsigned char *p, const struct bitfield_op *op) {
+ * OVERFLOW FAIL refused it. Returns whether it wrote. */
+static bool bitfield_write(struct exec_ctx *ctx, unsigned char *p, const struct bitfield_op *op) {
     bool overflow;
     long long reply;
     uint64_t store = 0;
@@ -431,10 +440,11 @@ static void bitfield_write(struct exec_ctx *ctx, unsigned char *p, const struct 
     }
     if (overflow && op->policy == BITOPS_FAIL) {
         resp_add_null(ctx->out);
-        return;
+        return false;
     }
     resp_add_int(ctx->out, reply);
     bitops_set(p, op->offset, op->bits, store);
+    return true;
 }
 
 /* GET reads through a zero-padded copy of the 9 bytes a 64-bit field can
@@ -461,7 +471,7 @@ static void bitfield_get(struct exec_ctx *ctx, const struct kv *kv, const struct
 static void bitfield_generic(struct exec_ctx *ctx, bool read_only_command) {
     struct bitfield_op *ops = mem_alloc((size_t)ctx->argc * sizeof(*ops));
     if (ops == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     bool has_write = false;
@@ -483,14 +493,19 @@ static void bitfield_generic(struct exec_ctx *ctx, bool read_only_command) {
             goto done;
     }
     resp_add_array(ctx->out, count);
+    int changes = 0;
     for (int i = 0; i < count; i++) {
         if (ops[i].kind == BF_GET)
             bitfield_get(ctx, kv, &ops[i]);
-        else
-            bitfield_write(ctx, (unsigned char *)((struct raw_string *)kv->v.ptr)->data, &ops[i]);
+        else if (bitfield_write(ctx, (unsigned char *)((struct raw_string *)kv->v.ptr)->data,
+                                &ops[i]))
+            changes++;
     }
     if (has_write)
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+    /* Redis 7.0: "setbit" only when some SET/INCRBY was not refused. */
+    if (changes > 0)
+        notify_keyspace_event(ctx, NOTIFY_STRING, "setbit", ctx->argv[1], ctx->argvlen[1]);
 done:
     mem_free(ops);
 }

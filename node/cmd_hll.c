@@ -9,6 +9,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "storage/hyperloglog.h"
 #include "storage/mem.h"
 #include "storage/storage.h"
@@ -34,7 +35,7 @@ static const char *hll_bytes(struct exec_ctx *ctx, const struct kv *kv, char *bu
 
 static void reply_storage_error(struct exec_ctx *ctx, int rc) {
     if (rc == STORAGE_ENOMEM)
-        exec_reply_oom(ctx);
+        resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
     else
         resp_add_error(ctx->out, CORRUPT);
 }
@@ -97,6 +98,7 @@ void cmd_pfadd(struct exec_ctx *ctx) {
         hll_invalidate_cache(kv->v.ptr);
         if (!created)
             db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+        notify_keyspace_event(ctx, NOTIFY_STRING, "pfadd", ctx->argv[1], ctx->argvlen[1]);
     }
     resp_add_int(ctx->out, updated);
 }
@@ -167,5 +169,7 @@ void cmd_pfmerge(struct exec_ctx *ctx) {
     hll_invalidate_cache(hll);
     if (!created)
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+    /* Redis 7.0 pfmergeCommand reports the merge as a "pfadd". */
+    notify_keyspace_event(ctx, NOTIFY_STRING, "pfadd", ctx->argv[1], ctx->argvlen[1]);
     exec_reply_ok(ctx);
 }

@@ -10,6 +10,7 @@
 #include "node/command.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "node/server.h"
 #include "storage/glob.h"
 #include "storage/keyspace.h"
@@ -100,6 +101,10 @@ static void touch_in_db(struct exec_ctx *ctx, int dbid, const char *key, size_t 
     ctx->dbid = own;
 }
 
+static void reply_oom(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+}
+
 /* A live key of database 'dbid' for writing: as db_lookup_write, there. */
 static struct kv *lookup_write_in_db(struct exec_ctx *ctx, int dbid, const char *key, size_t len) {
     int own = ctx->dbid;
@@ -113,8 +118,12 @@ static struct kv *lookup_write_in_db(struct exec_ctx *ctx, int dbid, const char 
 
 void cmd_del(struct exec_ctx *ctx) {
     long long deleted = 0;
-    for (int i = 1; i < ctx->argc; i++)
-        deleted += db_delete(ctx, ctx->argv[i], ctx->argvlen[i]);
+    for (int i = 1; i < ctx->argc; i++) {
+        if (db_delete(ctx, ctx->argv[i], ctx->argvlen[i])) {
+            notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[i], ctx->argvlen[i]);
+            deleted++;
+        }
+    }
     resp_add_int(ctx->out, deleted);
 }
 
@@ -170,14 +179,14 @@ static void rename_generic(struct exec_ctx *ctx, bool nx) {
     }
     struct kv *renamed = kv_rename(src, to, tolen);
     if (renamed == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     struct keyspace *ks = db_current(ctx);
     int rc = dst != NULL ? keyspace_replace(ks, dst, renamed) : keyspace_add(ks, renamed);
     if (rc != 0) {
         kv_free_shell(renamed);
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     kv_free(dst);
@@ -185,6 +194,10 @@ static void rename_generic(struct exec_ctx *ctx, bool nx) {
     kv_free_shell(keyspace_remove(ks, from, fromlen));
     db_touch_modified(ctx, from, fromlen);
     db_touch_modified(ctx, to, tolen);
+    /* Redis 7.0 renameGenericCommand: dbAdd's "new", then from and to. */
+    notify_keyspace_event(ctx, NOTIFY_NEW, "new", to, tolen);
+    notify_keyspace_event(ctx, NOTIFY_GENERIC, "rename_from", from, fromlen);
+    notify_keyspace_event(ctx, NOTIFY_GENERIC, "rename_to", to, tolen);
     if (nx)
         resp_add_int(ctx->out, 1);
     else
@@ -242,18 +255,20 @@ void cmd_copy(struct exec_ctx *ctx) {
     struct keyspace *ks = server_db(dst_db);
     struct kv *copy = ks != NULL ? kv_copy(src, to, tolen, kv_expire(src)) : NULL;
     if (copy == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     copy->lru = server.lru_clock;
     int rc = dst != NULL ? keyspace_replace(ks, dst, copy) : keyspace_add(ks, copy);
     if (rc != 0) {
         kv_free(copy);
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     kv_free(dst);
     touch_in_db(ctx, dst_db, to, tolen);
+    notify_keyspace_event_db(dst_db, NOTIFY_NEW, "new", to, tolen);
+    notify_keyspace_event_db(dst_db, NOTIFY_GENERIC, "copy_to", to, tolen);
     resp_add_int(ctx->out, 1);
 }
 
@@ -283,7 +298,7 @@ void cmd_move(struct exec_ctx *ctx) {
     }
     struct keyspace *src = db_current(ctx), *dst = server_db(dst_db);
     if (dst == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     struct kv *kv = keyspace_remove(src, key, len);
@@ -291,12 +306,15 @@ void cmd_move(struct exec_ctx *ctx) {
         /* Put it back: the slot table it came from still exists. */
         if (keyspace_add(src, kv) != 0)
             kv_free(kv);
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     key = kv_key(kv);
     db_touch_modified(ctx, key, len);
     touch_in_db(ctx, dst_db, key, len);
+    notify_keyspace_event_db(dst_db, NOTIFY_NEW, "new", key, len);
+    notify_keyspace_event(ctx, NOTIFY_GENERIC, "move_from", key, len);
+    notify_keyspace_event_db(dst_db, NOTIFY_GENERIC, "move_to", key, len);
     resp_add_int(ctx->out, 1);
 }
 
@@ -446,7 +464,7 @@ void cmd_scan(struct exec_ctx *ctx) {
     }
     if (batch.failed) {
         free(batch.keys);
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
 
@@ -672,16 +690,19 @@ static void expire_generic(struct exec_ctx *ctx, int64_t basetime_ms, bool in_se
     }
     if (when <= ctx->now_ms) {
         db_delete(ctx, key, len);
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", key, len);
         resp_add_int(ctx->out, 1);
         return;
     }
     struct kv *repl = kv_with_expire(kv, when);
     if (repl == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
-    if (db_replace(ctx, kv, repl, true))
-        resp_add_int(ctx->out, 1);
+    if (!db_replace(ctx, kv, repl, true))
+        return;
+    notify_keyspace_event(ctx, NOTIFY_GENERIC, "expire", key, len);
+    resp_add_int(ctx->out, 1);
 }
 
 void cmd_expire(struct exec_ctx *ctx) {
@@ -708,11 +729,13 @@ void cmd_persist(struct exec_ctx *ctx) {
     }
     struct kv *repl = kv_with_expire(kv, -1);
     if (repl == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
-    if (db_replace(ctx, kv, repl, true))
-        resp_add_int(ctx->out, 1);
+    if (!db_replace(ctx, kv, repl, true))
+        return;
+    notify_keyspace_event(ctx, NOTIFY_GENERIC, "persist", ctx->argv[1], ctx->argvlen[1]);
+    resp_add_int(ctx->out, 1);
 }
 
 /* ---- Expiry: TTL PTTL EXPIRETIME PEXPIRETIME ---- */

@@ -3,6 +3,7 @@
  * t_stream.c (streamParseAddOrTrimArgsOrReply and friends) so errors match. */
 #include "node/cmd_handlers.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "node/stream_args.h"
 
 #include <string.h>
@@ -180,12 +181,13 @@ void cmd_xadd(struct exec_ctx *ctx) {
     int nfv = ctx->argc - i - 1;
     if (stream_append(s, &id, nfv, ctx->argv + i + 1, ctx->argvlen + i + 1, stream_node_max_bytes(),
                       stream_node_max_entries()) != 0) {
-        exec_reply_oom(ctx);
+        resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
     stream_reply_id(ctx, &id);
-    if (a.has_strategy)
-        apply_trim(s, &a);
+    notify_keyspace_event(ctx, NOTIFY_STREAM, "xadd", ctx->argv[1], ctx->argvlen[1]);
+    if (a.has_strategy && apply_trim(s, &a) > 0)
+        notify_keyspace_event(ctx, NOTIFY_STREAM, "xtrim", ctx->argv[1], ctx->argvlen[1]);
     stream_touch(ctx, 1);
 }
 
@@ -254,8 +256,10 @@ void cmd_xdel(struct exec_ctx *ctx) {
         stream_id_parse(ctx->argv[i], ctx->argvlen[i], 0, &id, NULL);
         deleted += stream_delete(s, &id);
     }
-    if (deleted)
+    if (deleted) {
         stream_touch(ctx, 1);
+        notify_keyspace_event(ctx, NOTIFY_STREAM, "xdel", ctx->argv[1], ctx->argvlen[1]);
+    }
     resp_add_int(ctx->out, deleted);
 }
 
@@ -268,8 +272,10 @@ void cmd_xtrim(struct exec_ctx *ctx) {
     if (parse_trim_args(ctx, &a, false) < 0)
         return;
     size_t removed = s ? apply_trim(s, &a) : 0;
-    if (removed)
+    if (removed) {
         stream_touch(ctx, 1);
+        notify_keyspace_event(ctx, NOTIFY_STREAM, "xtrim", ctx->argv[1], ctx->argvlen[1]);
+    }
     resp_add_int(ctx->out, (long long)removed);
 }
 
@@ -335,5 +341,6 @@ void cmd_xsetid(struct exec_ctx *ctx) {
     if (has_max_xdel)
         s->max_deleted_id = max_xdel;
     stream_touch(ctx, 1);
+    notify_keyspace_event(ctx, NOTIFY_STREAM, "xsetid", ctx->argv[1], ctx->argvlen[1]);
     exec_reply_ok(ctx);
 }

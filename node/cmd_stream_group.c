@@ -4,6 +4,7 @@
 #include "node/cmd_handlers.h"
 #include "node/command.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "node/stream_args.h"
 #include "storage/mem.h"
 #include "storage/object.h"
@@ -15,6 +16,10 @@ static void reply_nogroup(struct exec_ctx *ctx, int key, int group) {
     resp_add_errorf(ctx->out, "NOGROUP No such key '%.*s' or consumer group '%.*s'",
                     (int)ctx->argvlen[key], ctx->argv[key], (int)ctx->argvlen[group],
                     ctx->argv[group]);
+}
+
+static void reply_oom(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
 }
 
 /* Redis's addReplySubcommandSyntaxError. */
@@ -95,12 +100,13 @@ void cmd_xgroup_create(struct exec_ctx *ctx) {
     bool oom;
     if (stream_group_create(s, ctx->argv[3], ctx->argvlen[3], &id, entries_read, &oom) == NULL) {
         if (oom)
-            exec_reply_oom(ctx);
+            reply_oom(ctx);
         else
             resp_add_error(ctx->out, "BUSYGROUP Consumer Group name already exists");
         return;
     }
     stream_touch(ctx, 2);
+    notify_keyspace_event(ctx, NOTIFY_STREAM, "xgroup-create", ctx->argv[2], ctx->argvlen[2]);
     exec_reply_ok(ctx);
 }
 
@@ -124,6 +130,7 @@ void cmd_xgroup_setid(struct exec_ctx *ctx) {
     g->last_id = id;
     g->entries_read = entries_read;
     stream_touch(ctx, 2);
+    notify_keyspace_event(ctx, NOTIFY_STREAM, "xgroup-setid", ctx->argv[2], ctx->argvlen[2]);
     exec_reply_ok(ctx);
 }
 
@@ -137,6 +144,7 @@ void cmd_xgroup_destroy(struct exec_ctx *ctx) {
     if (g != NULL) {
         stream_group_destroy(s, g);
         stream_touch(ctx, 2);
+        notify_keyspace_event(ctx, NOTIFY_STREAM, "xgroup-destroy", ctx->argv[2], ctx->argvlen[2]);
     }
     resp_add_int(ctx->out, g != NULL);
 }
@@ -151,11 +159,14 @@ void cmd_xgroup_createconsumer(struct exec_ctx *ctx) {
         return;
     bool created;
     if (stream_consumer_get(g, ctx->argv[4], ctx->argvlen[4], ctx->now_ms, &created) == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
-    if (created)
+    if (created) {
         stream_touch(ctx, 2);
+        notify_keyspace_event(ctx, NOTIFY_STREAM, "xgroup-createconsumer", ctx->argv[2],
+                              ctx->argvlen[2]);
+    }
     resp_add_int(ctx->out, created);
 }
 
@@ -172,6 +183,8 @@ void cmd_xgroup_delconsumer(struct exec_ctx *ctx) {
     if (c != NULL) {
         pending = stream_consumer_delete(g, c);
         stream_touch(ctx, 2);
+        notify_keyspace_event(ctx, NOTIFY_STREAM, "xgroup-delconsumer", ctx->argv[2],
+                              ctx->argvlen[2]);
     }
     resp_add_int(ctx->out, (long long)pending);
 }
@@ -441,9 +454,12 @@ void cmd_xclaim(struct exec_ctx *ctx) {
             stream_pel_ack(g, &id); /* the entry is gone: so is its PEL record */
             continue;
         }
-        bool created;
+        bool created = false;
         if (c == NULL && (nack != NULL || force))
             c = stream_consumer_get(g, ctx->argv[3], ctx->argvlen[3], ctx->now_ms, &created);
+        if (created)
+            notify_keyspace_event(ctx, NOTIFY_STREAM, "xgroup-createconsumer", ctx->argv[1],
+                                  ctx->argvlen[1]);
         if (c == NULL && (nack != NULL || force))
             break;
         if (nack == NULL && force) {
@@ -496,7 +512,7 @@ void cmd_xautoclaim(struct exec_ctx *ctx) {
     if (claimed == NULL || deleted == NULL) {
         mem_free(claimed);
         mem_free(deleted);
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     size_t nclaimed = 0, ndeleted = 0;
@@ -515,9 +531,12 @@ void cmd_xautoclaim(struct exec_ctx *ctx) {
         }
         if (min_idle && ctx->now_ms - nack->delivery_time_ms < min_idle)
             continue;
-        bool created;
+        bool created = false;
         if (c == NULL)
             c = stream_consumer_get(g, ctx->argv[3], ctx->argvlen[3], ctx->now_ms, &created);
+        if (created)
+            notify_keyspace_event(ctx, NOTIFY_STREAM, "xgroup-createconsumer", ctx->argv[1],
+                                  ctx->argvlen[1]);
         if (c == NULL || !transfer(g, nack, &id, c, ctx->now_ms, -1, justid))
             break;
         claimed[nclaimed++] = id;

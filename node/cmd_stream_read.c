@@ -8,6 +8,7 @@
 #include "node/cmd_handlers.h"
 #include "node/command.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "node/stream_args.h"
 
 #include <stdlib.h>
@@ -240,7 +241,7 @@ static void read_command(struct exec_ctx *ctx) {
         return;
     struct read_target *t = calloc((size_t)a.nstreams, sizeof(*t));
     if (t == NULL) {
-        exec_reply_oom(ctx);
+        resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
     if (!resolve_targets(ctx, &a, t))
@@ -270,6 +271,9 @@ static void read_command(struct exec_ctx *ctx) {
             bool created;
             c = stream_consumer_get(t[k].g, ctx->argv[a.consumer_arg], ctx->argvlen[a.consumer_arg],
                                     ctx->now_ms, &created);
+            if (created)
+                notify_keyspace_event(ctx, NOTIFY_STREAM, "xgroup-createconsumer", ctx->argv[key],
+                                      ctx->argvlen[key]);
             if (c == NULL) {
                 resp_add_null_array(ctx->out); /* keep the reply well formed */
                 continue;

@@ -7,6 +7,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "storage/mem.h"
 #include "storage/object.h"
 
@@ -16,6 +17,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+static void reply_oom(struct exec_ctx *ctx) {
+    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+}
 
 /* Replies with a string key's value, or null. Returns false on WRONGTYPE. */
 static bool reply_string_value(struct exec_ctx *ctx, const struct kv *kv) {
@@ -48,7 +53,7 @@ static bool check_string_length(struct exec_ctx *ctx, size_t base, size_t added)
 static bool store_string(struct exec_ctx *ctx, const char *val, size_t len, int64_t expire_ms) {
     struct kv *kv = kv_new_string(ctx->argv[1], ctx->argvlen[1], val, len, expire_ms);
     if (kv == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return false;
     }
     return db_set(ctx, kv);
@@ -176,11 +181,20 @@ static void set_generic(struct exec_ctx *ctx, unsigned flags, int value_arg, int
         expire_ms = kv_expire(old);
     bool stored;
     if (expire_ms >= 0 && expire_ms <= ctx->now_ms) {
-        /* An EXAT/PXAT already in the past: the key expires at once. */
+        /* An EXAT/PXAT already in the past: the key expires at once, with
+         * the events Redis 7.0 sends for it (set, expire, then expired). */
         db_delete(ctx, key, keylen);
+        notify_keyspace_event(ctx, NOTIFY_STRING, "set", key, keylen);
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "expire", key, keylen);
+        notify_keyspace_event(ctx, NOTIFY_EXPIRED, "expired", key, keylen);
         stored = true;
     } else {
         stored = store_string(ctx, ctx->argv[value_arg], ctx->argvlen[value_arg], expire_ms);
+        if (stored) {
+            notify_keyspace_event(ctx, NOTIFY_STRING, "set", key, keylen);
+            if (expire_arg)
+                notify_keyspace_event(ctx, NOTIFY_GENERIC, "expire", key, keylen);
+        }
     }
     if (!stored || (flags & SET_GET))
         return;
@@ -213,7 +227,8 @@ void cmd_psetex(struct exec_ctx *ctx) {
 void cmd_getset(struct exec_ctx *ctx) {
     if (!reply_string_value(ctx, db_lookup_read(ctx, ctx->argv[1], ctx->argvlen[1])))
         return;
-    store_string(ctx, ctx->argv[2], ctx->argvlen[2], -1);
+    if (store_string(ctx, ctx->argv[2], ctx->argvlen[2], -1))
+        notify_keyspace_event(ctx, NOTIFY_STRING, "set", ctx->argv[1], ctx->argvlen[1]);
 }
 
 void cmd_getdel(struct exec_ctx *ctx) {
@@ -221,6 +236,7 @@ void cmd_getdel(struct exec_ctx *ctx) {
     if (!reply_string_value(ctx, kv) || kv == NULL)
         return;
     db_delete(ctx, ctx->argv[1], ctx->argvlen[1]);
+    notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[1], ctx->argvlen[1]);
 }
 
 /* Redis 7.0 getexCommand: options are checked first, then the key (a missing
@@ -247,6 +263,7 @@ void cmd_getex(struct exec_ctx *ctx) {
     if ((flags & (SET_EXAT | SET_PXAT)) && when <= ctx->now_ms) {
         reply_string_value(ctx, kv);
         db_delete(ctx, key, keylen);
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", key, keylen);
         return;
     }
     if (!expire_arg && (!(flags & SET_PERSIST) || !kv->has_expire)) {
@@ -256,13 +273,14 @@ void cmd_getex(struct exec_ctx *ctx) {
     /* The value moves into a record with the new expiry; reply from it. */
     struct kv *repl = kv_with_expire(kv, expire_arg ? when : -1);
     if (repl == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     if (!db_replace(ctx, kv, repl, true)) {
         kv_free_shell(repl);
         return;
     }
+    notify_keyspace_event(ctx, NOTIFY_GENERIC, expire_arg ? "expire" : "persist", key, keylen);
     reply_string_value(ctx, repl);
 }
 
@@ -296,7 +314,7 @@ static void mset_generic(struct exec_ctx *ctx, bool nx) {
     size_t count = (size_t)(ctx->argc - 1) / 2;
     struct kv **records = mem_alloc(count * sizeof(*records));
     if (records == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     for (size_t n = 0; n < count; n++) {
@@ -307,15 +325,18 @@ static void mset_generic(struct exec_ctx *ctx, bool nx) {
             while (n > 0)
                 kv_free(records[--n]);
             mem_free(records);
-            exec_reply_oom(ctx);
+            reply_oom(ctx);
             return;
         }
     }
     /* db_set can only fail growing a table; it frees the record it was
      * given, and the later records are dropped with one -OOM reply. */
     size_t n = 0;
-    while (n < count && db_set(ctx, records[n]))
+    while (n < count && db_set(ctx, records[n])) {
+        notify_keyspace_event(ctx, NOTIFY_STRING, "set", ctx->argv[1 + 2 * n],
+                              ctx->argvlen[1 + 2 * n]);
         n++;
+    }
     bool complete = n == count;
     if (!complete)
         for (n++; n < count; n++)
@@ -371,12 +392,13 @@ static void incr_by(struct exec_ctx *ctx, long long incr) {
     } else {
         struct kv *repl = kv_new_int(key, keylen, value, kv ? kv_expire(kv) : -1);
         if (repl == NULL) {
-            exec_reply_oom(ctx);
+            reply_oom(ctx);
             return;
         }
         if (!db_set(ctx, repl))
             return;
     }
+    notify_keyspace_event(ctx, NOTIFY_STRING, "incrby", key, keylen);
     resp_add_int(ctx->out, value);
 }
 
@@ -483,11 +505,13 @@ void cmd_incrbyfloat(struct exec_ctx *ctx) {
     size_t len = format_long_double(buf, sizeof(buf), value);
     struct kv *repl = kv_new_string_unencoded(key, keylen, buf, len, kv ? kv_expire(kv) : -1);
     if (repl == NULL) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
-    if (db_set(ctx, repl))
-        resp_add_bulk(ctx->out, buf, len);
+    if (!db_set(ctx, repl))
+        return;
+    notify_keyspace_event(ctx, NOTIFY_STRING, "incrbyfloat", key, keylen);
+    resp_add_bulk(ctx->out, buf, len);
 }
 
 /* ---- Lengths, ranges and in-place edits ---- */
@@ -515,8 +539,10 @@ void cmd_append(struct exec_ctx *ctx) {
     size_t addlen = ctx->argvlen[2];
     struct kv *kv = db_lookup_write(ctx, ctx->argv[1], ctx->argvlen[1]);
     if (kv == NULL) {
-        if (store_string(ctx, add, addlen, -1))
+        if (store_string(ctx, add, addlen, -1)) {
+            notify_keyspace_event(ctx, NOTIFY_STRING, "append", ctx->argv[1], ctx->argvlen[1]);
             resp_add_int(ctx->out, (long long)addlen);
+        }
         return;
     }
     if (kv->type != OBJ_STRING) {
@@ -531,12 +557,13 @@ void cmd_append(struct exec_ctx *ctx) {
     if ((kv = db_unshare_string(ctx, kv)) == NULL)
         return;
     if (!kv_raw_grow(kv, len + addlen)) {
-        exec_reply_oom(ctx);
+        reply_oom(ctx);
         return;
     }
     struct raw_string *raw = kv->v.ptr;
     memcpy(raw->data + len, add, addlen);
     db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+    notify_keyspace_event(ctx, NOTIFY_STRING, "append", ctx->argv[1], ctx->argvlen[1]);
     resp_add_int(ctx->out, (long long)raw->len);
 }
 
@@ -609,7 +636,7 @@ void cmd_setrange(struct exec_ctx *ctx) {
             return;
         kv = kv_new_raw(ctx->argv[1], ctx->argvlen[1], NULL, (size_t)offset + vallen, -1);
         if (kv == NULL) {
-            exec_reply_oom(ctx);
+            reply_oom(ctx);
             return;
         }
         if (!db_set(ctx, kv))
@@ -631,13 +658,14 @@ void cmd_setrange(struct exec_ctx *ctx) {
         if ((kv = db_unshare_string(ctx, kv)) == NULL)
             return;
         if (!kv_raw_grow(kv, (size_t)offset + vallen)) {
-            exec_reply_oom(ctx);
+            reply_oom(ctx);
             return;
         }
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
     }
     struct raw_string *raw = kv->v.ptr;
     memcpy(raw->data + offset, val, vallen);
+    notify_keyspace_event(ctx, NOTIFY_STRING, "setrange", ctx->argv[1], ctx->argvlen[1]);
     resp_add_int(ctx->out, (long long)raw->len);
 }
 
@@ -789,7 +817,7 @@ void cmd_lcs(struct exec_ctx *ctx) {
     } else {
         char *result = mem_alloc(lcs_len + 1);
         if (result == NULL) {
-            exec_reply_oom(ctx);
+            reply_oom(ctx);
         } else {
             lcs_walk(ctx, table, a, (uint32_t)alen, b, (uint32_t)blen, &opt, result);
             resp_add_bulk(ctx->out, result, lcs_len);

@@ -130,13 +130,18 @@ static void publish_on(const char *prefix, int dbid, const char *suffix, size_t 
         mem_free(channel);
 }
 
-void notify_keyspace_event(struct exec_ctx *ctx, int type, const char *event, const char *key,
-                           size_t keylen) {
+void notify_keyspace_event_db(int dbid, int type, const char *event, const char *key,
+                              size_t keylen) {
     if (!(enabled_flags & type))
         return;
     size_t event_len = strlen(event);
     if (enabled_flags & NOTIFY_KEYSPACE)
-        publish_on("__keyspace@", ctx->dbid, key, keylen, event, event_len);
+        publish_on("__keyspace@", dbid, key, keylen, event, event_len);
     if (enabled_flags & NOTIFY_KEYEVENT)
-        publish_on("__keyevent@", ctx->dbid, event, event_len, key, keylen);
+        publish_on("__keyevent@", dbid, event, event_len, key, keylen);
+}
+
+void notify_keyspace_event(struct exec_ctx *ctx, int type, const char *event, const char *key,
+                           size_t keylen) {
+    notify_keyspace_event_db(ctx->dbid, type, event, key, keylen);
 }

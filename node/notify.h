@@ -42,6 +42,9 @@ enum notify_class {
  * borrowed for the call. */
 void notify_keyspace_event(struct exec_ctx *ctx, int type, const char *event, const char *key,
                            size_t keylen);
+/* The same for database 'dbid' (MOVE and COPY ... DB report the other side). */
+void notify_keyspace_event_db(int dbid, int type, const char *event, const char *key,
+                              size_t keylen);
 
 /* The config directive's callbacks (config_directive 'set' and 'get'). */
 int notify_config_set(int argc, char **argv, char *err, size_t errlen);
