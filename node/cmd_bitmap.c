@@ -15,10 +15,6 @@
 
 #define ERR_BIT_OFFSET "ERR bit offset is not an integer or out of range"
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 /* Redis 7.0 getBitOffsetFromArgument: a bit offset, or with 'hash_bits'
  * (BITFIELD) "#N" meaning N * 'hash_bits'. The byte it names must lie below
  * proto-max-bulk-len. */
@@ -49,7 +45,7 @@ static struct kv *string_for_bits(struct exec_ctx *ctx, uint64_t max_bit, bool *
     if (kv == NULL) {
         kv = kv_new_raw(ctx->argv[1], ctx->argvlen[1], NULL, need, -1);
         if (kv == NULL) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return NULL;
         }
         *grown = true;
@@ -63,7 +59,7 @@ static struct kv *string_for_bits(struct exec_ctx *ctx, uint64_t max_bit, bool *
         return NULL;
     size_t old_len = ((struct raw_string *)kv->v.ptr)->len;
     if (!kv_raw_grow(kv, need)) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return NULL;
     }
     *grown = need > old_len;
@@ -277,7 +273,7 @@ void cmd_bitop(struct exec_ctx *ctx) {
     size_t bytes = count * (sizeof(unsigned char *) + sizeof(size_t) + 24);
     char *scratch = mem_alloc(bytes);
     if (scratch == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     const unsigned char **src = (const unsigned char **)scratch;
@@ -311,7 +307,7 @@ void cmd_bitop(struct exec_ctx *ctx) {
     struct kv *dst = kv_new_raw(ctx->argv[2], ctx->argvlen[2], NULL, max_len, -1);
     if (dst == NULL) {
         mem_free(scratch);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     bitops_combine(op, count, src, src_len,
@@ -471,7 +467,7 @@ static void bitfield_get(struct exec_ctx *ctx, const struct kv *kv, const struct
 static void bitfield_generic(struct exec_ctx *ctx, bool read_only_command) {
     struct bitfield_op *ops = mem_alloc((size_t)ctx->argc * sizeof(*ops));
     if (ops == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     bool has_write = false;

@@ -35,7 +35,7 @@ static const char *hll_bytes(struct exec_ctx *ctx, const struct kv *kv, char *bu
 
 static void reply_storage_error(struct exec_ctx *ctx, int rc) {
     if (rc == STORAGE_ENOMEM)
-        resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+        exec_reply_oom(ctx);
     else
         resp_add_error(ctx->out, CORRUPT);
 }

@@ -101,10 +101,6 @@ static void touch_in_db(struct exec_ctx *ctx, int dbid, const char *key, size_t 
     ctx->dbid = own;
 }
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 /* A live key of database 'dbid' for writing: as db_lookup_write, there. */
 static struct kv *lookup_write_in_db(struct exec_ctx *ctx, int dbid, const char *key, size_t len) {
     int own = ctx->dbid;
@@ -179,14 +175,14 @@ static void rename_generic(struct exec_ctx *ctx, bool nx) {
     }
     struct kv *renamed = kv_rename(src, to, tolen);
     if (renamed == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     struct keyspace *ks = db_current(ctx);
     int rc = dst != NULL ? keyspace_replace(ks, dst, renamed) : keyspace_add(ks, renamed);
     if (rc != 0) {
         kv_free_shell(renamed);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     kv_free(dst);
@@ -255,14 +251,14 @@ void cmd_copy(struct exec_ctx *ctx) {
     struct keyspace *ks = server_db(dst_db);
     struct kv *copy = ks != NULL ? kv_copy(src, to, tolen, kv_expire(src)) : NULL;
     if (copy == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     copy->lru = server.lru_clock;
     int rc = dst != NULL ? keyspace_replace(ks, dst, copy) : keyspace_add(ks, copy);
     if (rc != 0) {
         kv_free(copy);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     kv_free(dst);
@@ -298,7 +294,7 @@ void cmd_move(struct exec_ctx *ctx) {
     }
     struct keyspace *src = db_current(ctx), *dst = server_db(dst_db);
     if (dst == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     struct kv *kv = keyspace_remove(src, key, len);
@@ -306,7 +302,7 @@ void cmd_move(struct exec_ctx *ctx) {
         /* Put it back: the slot table it came from still exists. */
         if (keyspace_add(src, kv) != 0)
             kv_free(kv);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     key = kv_key(kv);
@@ -464,7 +460,7 @@ void cmd_scan(struct exec_ctx *ctx) {
     }
     if (batch.failed) {
         free(batch.keys);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
 
@@ -696,7 +692,7 @@ static void expire_generic(struct exec_ctx *ctx, int64_t basetime_ms, bool in_se
     }
     struct kv *repl = kv_with_expire(kv, when);
     if (repl == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     if (!db_replace(ctx, kv, repl, true))
@@ -729,7 +725,7 @@ void cmd_persist(struct exec_ctx *ctx) {
     }
     struct kv *repl = kv_with_expire(kv, -1);
     if (repl == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     if (!db_replace(ctx, kv, repl, true))

@@ -181,7 +181,7 @@ void cmd_xadd(struct exec_ctx *ctx) {
     int nfv = ctx->argc - i - 1;
     if (stream_append(s, &id, nfv, ctx->argv + i + 1, ctx->argvlen + i + 1, stream_node_max_bytes(),
                       stream_node_max_entries()) != 0) {
-        resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+        exec_reply_oom(ctx);
         return;
     }
     stream_reply_id(ctx, &id);

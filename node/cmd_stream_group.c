@@ -18,10 +18,6 @@ static void reply_nogroup(struct exec_ctx *ctx, int key, int group) {
                     ctx->argv[group]);
 }
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 /* Redis's addReplySubcommandSyntaxError. */
 static void reply_subcommand_syntax(struct exec_ctx *ctx) {
     resp_add_errorf(ctx->out,
@@ -100,7 +96,7 @@ void cmd_xgroup_create(struct exec_ctx *ctx) {
     bool oom;
     if (stream_group_create(s, ctx->argv[3], ctx->argvlen[3], &id, entries_read, &oom) == NULL) {
         if (oom)
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
         else
             resp_add_error(ctx->out, "BUSYGROUP Consumer Group name already exists");
         return;
@@ -159,7 +155,7 @@ void cmd_xgroup_createconsumer(struct exec_ctx *ctx) {
         return;
     bool created;
     if (stream_consumer_get(g, ctx->argv[4], ctx->argvlen[4], ctx->now_ms, &created) == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     if (created) {
@@ -512,7 +508,7 @@ void cmd_xautoclaim(struct exec_ctx *ctx) {
     if (claimed == NULL || deleted == NULL) {
         mem_free(claimed);
         mem_free(deleted);
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     size_t nclaimed = 0, ndeleted = 0;

@@ -241,7 +241,7 @@ static void read_command(struct exec_ctx *ctx) {
         return;
     struct read_target *t = calloc((size_t)a.nstreams, sizeof(*t));
     if (t == NULL) {
-        resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
+        exec_reply_oom(ctx);
         return;
     }
     if (!resolve_targets(ctx, &a, t))

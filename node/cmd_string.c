@@ -18,10 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void reply_oom(struct exec_ctx *ctx) {
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
-}
-
 /* Replies with a string key's value, or null. Returns false on WRONGTYPE. */
 static bool reply_string_value(struct exec_ctx *ctx, const struct kv *kv) {
     if (kv == NULL) {
@@ -53,7 +49,7 @@ static bool check_string_length(struct exec_ctx *ctx, size_t base, size_t added)
 static bool store_string(struct exec_ctx *ctx, const char *val, size_t len, int64_t expire_ms) {
     struct kv *kv = kv_new_string(ctx->argv[1], ctx->argvlen[1], val, len, expire_ms);
     if (kv == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return false;
     }
     return db_set(ctx, kv);
@@ -273,7 +269,7 @@ void cmd_getex(struct exec_ctx *ctx) {
     /* The value moves into a record with the new expiry; reply from it. */
     struct kv *repl = kv_with_expire(kv, expire_arg ? when : -1);
     if (repl == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     if (!db_replace(ctx, kv, repl, true)) {
@@ -314,7 +310,7 @@ static void mset_generic(struct exec_ctx *ctx, bool nx) {
     size_t count = (size_t)(ctx->argc - 1) / 2;
     struct kv **records = mem_alloc(count * sizeof(*records));
     if (records == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     for (size_t n = 0; n < count; n++) {
@@ -325,7 +321,7 @@ static void mset_generic(struct exec_ctx *ctx, bool nx) {
             while (n > 0)
                 kv_free(records[--n]);
             mem_free(records);
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
     }
@@ -392,7 +388,7 @@ static void incr_by(struct exec_ctx *ctx, long long incr) {
     } else {
         struct kv *repl = kv_new_int(key, keylen, value, kv ? kv_expire(kv) : -1);
         if (repl == NULL) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
         if (!db_set(ctx, repl))
@@ -505,7 +501,7 @@ void cmd_incrbyfloat(struct exec_ctx *ctx) {
     size_t len = format_long_double(buf, sizeof(buf), value);
     struct kv *repl = kv_new_string_unencoded(key, keylen, buf, len, kv ? kv_expire(kv) : -1);
     if (repl == NULL) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     if (!db_set(ctx, repl))
@@ -557,7 +553,7 @@ void cmd_append(struct exec_ctx *ctx) {
     if ((kv = db_unshare_string(ctx, kv)) == NULL)
         return;
     if (!kv_raw_grow(kv, len + addlen)) {
-        reply_oom(ctx);
+        exec_reply_oom(ctx);
         return;
     }
     struct raw_string *raw = kv->v.ptr;
@@ -636,7 +632,7 @@ void cmd_setrange(struct exec_ctx *ctx) {
             return;
         kv = kv_new_raw(ctx->argv[1], ctx->argvlen[1], NULL, (size_t)offset + vallen, -1);
         if (kv == NULL) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
         if (!db_set(ctx, kv))
@@ -658,7 +654,7 @@ void cmd_setrange(struct exec_ctx *ctx) {
         if ((kv = db_unshare_string(ctx, kv)) == NULL)
             return;
         if (!kv_raw_grow(kv, (size_t)offset + vallen)) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
             return;
         }
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
@@ -817,7 +813,7 @@ void cmd_lcs(struct exec_ctx *ctx) {
     } else {
         char *result = mem_alloc(lcs_len + 1);
         if (result == NULL) {
-            reply_oom(ctx);
+            exec_reply_oom(ctx);
         } else {
             lcs_walk(ctx, table, a, (uint32_t)alen, b, (uint32_t)blen, &opt, result);
             resp_add_bulk(ctx->out, result, lcs_len);
