@@ -523,29 +523,24 @@ void cmd_hscan(struct exec_ctx *ctx) {
     if (!read_hash(ctx, &kv))
         return;
     if (kv == NULL) {
-        resp_add_array(ctx->out, 2);
-        resp_add_bulk(ctx->out, "0", 1);
-        resp_add_array(ctx->out, 0);
+        collscan_reply_empty(ctx);
         return;
     }
-    if (!collscan_parse_options(ctx, 3, &args))
+    if (!collscan_parse_options(ctx, 3, &args, false))
         return;
     /* Find where the walk ends first (the cursor goes before the elements
      * in the reply), then walk again writing the pairs. */
     uint64_t cursor = args.cursor;
     if (kv->encoding != OBJ_ENC_LISTPACK) {
         struct scan_count counted = {0};
-        long long steps = args.count > LLONG_MAX / 10 ? LLONG_MAX : args.count * 10;
+        long long steps = collscan_max_steps(&args);
         do {
             cursor = thash_scan(kv, cursor, scan_count_pair, &counted);
         } while (cursor != 0 && steps-- > 0 && counted.seen * 2 < (unsigned long long)args.count);
     } else {
         cursor = 0;
     }
-    char buf[24];
-    int buflen = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)cursor);
-    resp_add_array(ctx->out, 2);
-    resp_add_bulk(ctx->out, buf, (size_t)buflen);
+    collscan_reply_cursor(ctx, cursor);
     size_t token = resp_begin_deferred(ctx->out);
     struct scan_pairs pairs = {ctx, &args, 0};
     uint64_t c = args.cursor;

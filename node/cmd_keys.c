@@ -7,6 +7,7 @@
  * deep copies go through kv_copy. The active expire cycle lives in
  * node/expire.c. */
 #include "node/cmd_handlers.h"
+#include "node/collscan.h"
 #include "node/command.h"
 #include "node/db.h"
 #include "node/exec.h"
@@ -16,9 +17,7 @@
 #include "storage/keyspace.h"
 #include "storage/object.h"
 
-#include <ctype.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -359,33 +358,6 @@ void cmd_keys(struct exec_ctx *ctx) {
     resp_end_deferred(ctx->out, token, '*', n);
 }
 
-/* Redis 7.0 parseScanCursorOrReply: strtoul() semantics, so a sign is
- * accepted ("-1" wraps), an empty string is cursor 0, and parsing stops at
- * a NUL byte; leading space, trailing garbage and overflow are errors. */
-static bool parse_scan_cursor(const char *s, size_t len, uint64_t *out) {
-    size_t i = 0;
-    if (len > 0 && isspace((unsigned char)s[0]))
-        return false;
-    bool negative = false;
-    if (i < len && (s[i] == '+' || s[i] == '-'))
-        negative = s[i++] == '-';
-    size_t digits_start = i;
-    uint64_t v = 0;
-    bool overflow = false;
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-        unsigned digit = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - digit) / 10)
-            overflow = true;
-        v = v * 10 + digit;
-    }
-    if (i == digits_start) /* no conversion: strtoul points back at the start */
-        return len == 0 || s[0] == '\0';
-    if (overflow || (i < len && s[i] != '\0'))
-        return false;
-    *out = negative ? (uint64_t)0 - v : v;
-    return true;
-}
-
 struct scan_batch {
     struct kv **keys;
     size_t len, cap;
@@ -415,45 +387,18 @@ static bool equals_nocase(const char *a, size_t alen, const char *b) {
  * [COUNT count] [TYPE type]. Scans until 'count' keys were gathered or
  * 10 * count steps passed, then filters by pattern, type and expiry. */
 void cmd_scan(struct exec_ctx *ctx) {
-    uint64_t cursor = 0;
-    if (!parse_scan_cursor(ctx->argv[1], ctx->argvlen[1], &cursor)) {
-        resp_add_error(ctx->out, "ERR invalid cursor");
+    struct collscan_args args;
+    if (!collscan_parse_cursor(ctx, 1, &args.cursor) ||
+        !collscan_parse_options(ctx, 2, &args, true))
         return;
-    }
-    long long count = 10;
-    const char *pattern = NULL, *type = NULL;
-    size_t plen = 0, typelen = 0;
-    for (int i = 2; i < ctx->argc; i++) {
-        bool has_value = i + 1 < ctx->argc;
-        if (exec_arg_is(ctx, i, "count") && has_value) {
-            if (!exec_arg_ll(ctx, i + 1, &count))
-                return;
-            if (count < 1) {
-                exec_reply_syntax_error(ctx);
-                return;
-            }
-        } else if (exec_arg_is(ctx, i, "match") && has_value) {
-            pattern = ctx->argv[i + 1];
-            plen = ctx->argvlen[i + 1];
-            if (plen == 1 && pattern[0] == '*')
-                pattern = NULL;
-        } else if (exec_arg_is(ctx, i, "type") && has_value) {
-            type = ctx->argv[i + 1];
-            typelen = ctx->argvlen[i + 1];
-        } else {
-            exec_reply_syntax_error(ctx);
-            return;
-        }
-        i++;
-    }
-
+    uint64_t cursor = args.cursor;
     struct scan_batch batch = {0};
     struct keyspace *ks = server_db_if_exists(ctx->dbid);
     if (ks != NULL && keyspace_size(ks) > 0) {
-        long long steps = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+        long long steps = collscan_max_steps(&args);
         do {
             cursor = keyspace_scan(ks, cursor, scan_collect, &batch);
-        } while (cursor != 0 && steps-- > 0 && batch.len < (unsigned long long)count &&
+        } while (cursor != 0 && steps-- > 0 && batch.len < (unsigned long long)args.count &&
                  !batch.failed);
     } else {
         cursor = 0;
@@ -464,20 +409,17 @@ void cmd_scan(struct exec_ctx *ctx) {
         return;
     }
 
-    char buf[24];
-    int buflen = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)cursor);
-    resp_add_array(ctx->out, 2);
-    resp_add_bulk(ctx->out, buf, (size_t)buflen);
+    collscan_reply_cursor(ctx, cursor);
     size_t token = resp_begin_deferred(ctx->out);
     long long n = 0;
     for (size_t i = 0; i < batch.len; i++) {
         struct kv *kv = batch.keys[i];
-        if (pattern != NULL && !glob_match(pattern, plen, kv_key(kv), kv->keylen, false))
+        if (!collscan_matches(&args, kv_key(kv), kv->keylen))
             continue;
         bool expired = db_is_expired(kv, ctx->now_ms);
         /* Redis looks the type up first: an expired key's type is "none". */
-        if (type != NULL &&
-            !equals_nocase(type, typelen, expired ? "none" : obj_type_name(kv->type)))
+        if (args.type != NULL &&
+            !equals_nocase(args.type, args.typelen, expired ? "none" : obj_type_name(kv->type)))
             continue;
         if (expired)
             continue;

@@ -8,16 +8,15 @@
  * Sets built by STORE commands are filled in position order for the same
  * reason. Reads (SRANDMEMBER) use server_random(). */
 #include "node/cmd_handlers.h"
+#include "node/collscan.h"
 #include "node/command.h"
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
 #include "node/server.h"
-#include "storage/glob.h"
 #include "storage/mem.h"
 #include "storage/set.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -628,34 +627,9 @@ void cmd_sdiffstore(struct exec_ctx *ctx) {
 
 /* ---- SSCAN ---- */
 
-/* Redis 7.0 parseScanCursorOrReply: strtoul rules (a sign is accepted and
- * "-1" wraps), but no leading space, no trailing bytes, no overflow. */
-static bool parse_cursor(struct exec_ctx *ctx, int i, uint64_t *cursor) {
-    const char *arg = ctx->argv[i];
-    size_t len = ctx->argvlen[i];
-    char small[64];
-    char *copy = len < sizeof(small) ? small : mem_alloc(len + 1);
-    bool ok = copy != NULL && !(len > 0 && (arg[0] == ' ' || (arg[0] >= '\t' && arg[0] <= '\r')));
-    if (ok) {
-        memcpy(copy, arg, len);
-        copy[len] = '\0';
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(copy, &end, 10);
-        ok = *end == '\0' && errno != ERANGE && (size_t)(end - copy) == len;
-        *cursor = v;
-    }
-    if (copy != small)
-        mem_free(copy);
-    if (!ok)
-        resp_add_error(ctx->out, "ERR invalid cursor");
-    return ok;
-}
-
 struct scan_state {
     struct resp_out items; /* matching members, encoded */
-    const char *pattern;   /* NULL: everything matches */
-    size_t patlen;
+    const struct collscan_args *args;
     long long visited;
     long long matched;
 };
@@ -663,7 +637,7 @@ struct scan_state {
 static void scan_emit(const char *m, size_t len, void *arg) {
     struct scan_state *st = arg;
     st->visited++;
-    if (st->pattern != NULL && !glob_match(st->pattern, st->patlen, m, len, false))
+    if (!collscan_matches(st->args, m, len))
         return;
     resp_add_bulk(&st->items, m, len);
     st->matched++;
@@ -672,57 +646,31 @@ static void scan_emit(const char *m, size_t len, void *arg) {
 /* SSCAN key cursor [MATCH pattern] [COUNT count]. Redis 7.0 order: cursor
  * first, then the key (missing: an empty scan), then the options. */
 void cmd_sscan(struct exec_ctx *ctx) {
-    uint64_t cursor;
-    if (!parse_cursor(ctx, 2, &cursor))
+    struct collscan_args args;
+    if (!collscan_parse_cursor(ctx, 2, &args.cursor))
         return;
     struct kv *set;
     if (!read_set(ctx, 1, &set))
         return;
     if (set == NULL) {
-        resp_add_array(ctx->out, 2);
-        resp_add_bulk(ctx->out, "0", 1);
-        resp_add_array(ctx->out, 0);
+        collscan_reply_empty(ctx);
         return;
     }
-    long long count = 10;
-    const char *pattern = NULL;
-    size_t patlen = 0;
-    for (int i = 3; i < ctx->argc; i += 2) {
-        if (i + 1 >= ctx->argc) {
-            exec_reply_syntax_error(ctx);
-            return;
-        }
-        if (exec_arg_is(ctx, i, "count")) {
-            if (!exec_arg_ll(ctx, i + 1, &count))
-                return;
-            if (count < 1) {
-                exec_reply_syntax_error(ctx);
-                return;
-            }
-        } else if (exec_arg_is(ctx, i, "match")) {
-            bool match_all = ctx->argvlen[i + 1] == 1 && ctx->argv[i + 1][0] == '*';
-            pattern = match_all ? NULL : ctx->argv[i + 1];
-            patlen = ctx->argvlen[i + 1];
-        } else {
-            exec_reply_syntax_error(ctx);
-            return;
-        }
-    }
-    struct scan_state st = {.pattern = pattern, .patlen = patlen};
+    if (!collscan_parse_options(ctx, 3, &args, false))
+        return;
+    struct scan_state st = {.args = &args};
     resp_out_init(&st.items, ctx->out->proto);
     /* Redis 7.0 scanGenericCommand: stop after 'count' members visited
      * (before MATCH filters them) or count*10 table steps. */
-    long long budget = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+    uint64_t cursor = args.cursor;
+    long long budget = collscan_max_steps(&args);
     do {
         cursor = set_scan(set, cursor, scan_emit, &st);
-    } while (cursor != 0 && budget-- > 0 && st.visited < count);
+    } while (cursor != 0 && budget-- > 0 && st.visited < args.count);
     if (st.items.failed) {
         exec_reply_oom(ctx);
     } else {
-        resp_add_array(ctx->out, 2);
-        char digits[24];
-        int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)cursor);
-        resp_add_bulk(ctx->out, digits, (size_t)n);
+        collscan_reply_cursor(ctx, cursor);
         resp_add_array(ctx->out, st.matched);
         resp_add_raw(ctx->out, st.items.buf, st.items.len);
     }

@@ -1327,26 +1327,21 @@ void cmd_zscan(struct exec_ctx *ctx) {
     if (!read_zset(ctx, 1, &kv))
         return;
     if (kv == NULL) {
-        resp_add_array(ctx->out, 2);
-        resp_add_bulk(ctx->out, "0", 1);
-        resp_add_array(ctx->out, 0);
+        collscan_reply_empty(ctx);
         return;
     }
-    if (!collscan_parse_options(ctx, 3, &args))
+    if (!collscan_parse_options(ctx, 3, &args, false))
         return;
     uint64_t cursor = 0;
     if (kv->encoding != OBJ_ENC_LISTPACK) {
         struct scan_members counted = {.ctx = ctx};
-        long long steps = args.count > LLONG_MAX / 10 ? LLONG_MAX : args.count * 10;
+        long long steps = collscan_max_steps(&args);
         cursor = args.cursor;
         do {
             cursor = zset_scan(kv, cursor, scan_count_member, &counted);
         } while (cursor != 0 && steps-- > 0 && counted.seen * 2 < (unsigned long long)args.count);
     }
-    char buf[24];
-    int buflen = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)cursor);
-    resp_add_array(ctx->out, 2);
-    resp_add_bulk(ctx->out, buf, (size_t)buflen);
+    collscan_reply_cursor(ctx, cursor);
     size_t token = resp_begin_deferred(ctx->out);
     struct scan_members members = {
         .ctx = ctx, .args = &args, .is_listpack = kv->encoding == OBJ_ENC_LISTPACK};

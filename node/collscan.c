@@ -1,10 +1,12 @@
-/* Collection scan argument parsing (see collscan.h). The element walk and
- * the reply are each command's own. */
+/* The parts every SCAN shares (see collscan.h). The element walk and the
+ * elements replied are each command's own. */
 #include "node/collscan.h"
 
 #include "storage/glob.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
 
 /* Redis 7.0 parseScanCursorOrReply: strtoul() semantics, so a sign is
  * accepted ("-1" wraps), an empty string is cursor 0, and parsing stops at
@@ -39,10 +41,13 @@ bool collscan_parse_cursor(struct exec_ctx *ctx, int i, uint64_t *cursor) {
     return true;
 }
 
-bool collscan_parse_options(struct exec_ctx *ctx, int first, struct collscan_args *a) {
+bool collscan_parse_options(struct exec_ctx *ctx, int first, struct collscan_args *a,
+                            bool allow_type) {
     a->count = 10;
     a->pattern = NULL;
     a->plen = 0;
+    a->type = NULL;
+    a->typelen = 0;
     for (int i = first; i < ctx->argc; i += 2) {
         bool has_value = i + 1 < ctx->argc;
         if (exec_arg_is(ctx, i, "count") && has_value) {
@@ -57,6 +62,9 @@ bool collscan_parse_options(struct exec_ctx *ctx, int first, struct collscan_arg
             a->plen = ctx->argvlen[i + 1];
             if (a->plen == 1 && a->pattern[0] == '*')
                 a->pattern = NULL;
+        } else if (allow_type && exec_arg_is(ctx, i, "type") && has_value) {
+            a->type = ctx->argv[i + 1];
+            a->typelen = ctx->argvlen[i + 1];
         } else {
             exec_reply_syntax_error(ctx);
             return false;
@@ -67,4 +75,20 @@ bool collscan_parse_options(struct exec_ctx *ctx, int first, struct collscan_arg
 
 bool collscan_matches(const struct collscan_args *a, const char *s, size_t len) {
     return a->pattern == NULL || glob_match(a->pattern, a->plen, s, len, false);
+}
+
+long long collscan_max_steps(const struct collscan_args *a) {
+    return a->count > LLONG_MAX / 10 ? LLONG_MAX : a->count * 10;
+}
+
+void collscan_reply_cursor(struct exec_ctx *ctx, uint64_t cursor) {
+    char buf[24];
+    int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)cursor);
+    resp_add_array(ctx->out, 2);
+    resp_add_bulk(ctx->out, buf, (size_t)len);
+}
+
+void collscan_reply_empty(struct exec_ctx *ctx) {
+    collscan_reply_cursor(ctx, 0);
+    resp_add_array(ctx->out, 0);
 }

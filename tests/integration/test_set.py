@@ -312,6 +312,8 @@ def test_sscan(server, same):
     same("SSCAN", "i", "-1")
     same("SSCAN", "i", "+0")
     same("SSCAN", "i", "18446744073709551616")
+    same("SSCAN", "i", "0\x00junk")  # strtoul stops at the NUL: cursor 0
+    same("SSCAN", "i", "")
     same("SSCAN", "i", "0", "COUNT", "0")
     same("SSCAN", "i", "0", "COUNT", "-1")
     same("SSCAN", "i", "0", "COUNT", "x")
