@@ -15,6 +15,8 @@
 #include <uv.h>
 
 struct command;
+struct acl_user;
+struct multi_state;
 struct parked;
 struct pubsub_state;
 struct tracking_state;
@@ -72,6 +74,8 @@ struct client {
     struct pubsub_state *pubsub;     /* subscriptions, or NULL (pubsub.c) */
     struct tracking_state *tracking; /* CLIENT TRACKING state, or NULL (tracking.c) */
     int64_t rerun_deadline_ms; /* a blocked command's first deadline while it re-runs, or -1 */
+    struct multi_state *multi; /* MULTI queue and WATCHed keys, or NULL (multi.c) */
+    struct acl_user *user;     /* the authenticated ACL user; NULL = default (acl.c) */
     unsigned pending_commits;  /* its writes in Raft entries not yet applied (propose.c) */
 };
 

@@ -3,11 +3,13 @@
  * PAUSE, UNPAUSE) and of this one's replies (REPLY, NO-EVICT), with Redis
  * 7.0's replies and errors. Tracking (GETREDIR, TRACKING, CACHING,
  * TRACKINGINFO) and UNBLOCK are not here. The pause itself is node/pause.c. */
+#include "node/acl.h"
 #include "node/client.h"
 #include "node/cmd_connection.h"
 #include "node/cmd_handlers.h"
 #include "node/command.h"
 #include "node/exec.h"
+#include "node/multi.h"
 #include "node/pause.h"
 #include "node/server.h"
 #include "storage/object.h"
@@ -170,7 +172,7 @@ static void append_client_info(struct resp_out *s, const struct client *cl,
     char flags[16];
     format_flags(cl, flags);
     size_t argv_mem = 0;
-    if (cl == ctx->client)
+    if (ctx != NULL && cl == ctx->client)
         for (int i = 0; i < ctx->argc; i++)
             argv_mem += ctx->argvlen[i];
     size_t tot_mem = sizeof(*cl) + cl->qcap + cl->out.cap + cl->inflight.cap + argv_mem;
@@ -187,7 +189,7 @@ static void append_client_info(struct resp_out *s, const struct client *cl,
     add_field_ll(s, " sub=", 0);
     add_field_ll(s, " psub=", 0);
     add_field_ll(s, " ssub=", 0);
-    add_field_ll(s, " multi=", (cl->flags & CLIENT_MULTI) ? 0 : -1);
+    add_field_ll(s, " multi=", multi_queued_count(cl));
     add_field_ll(s, " qbuf=", (long long)client_query_buffer_len(cl));
     add_field_ll(s, " qbuf-free=", (long long)(cl->qcap - cl->qlen));
     add_field_ll(s, " argv-mem=", (long long)argv_mem);
@@ -200,8 +202,13 @@ static void append_client_info(struct resp_out *s, const struct client *cl,
     add_field_ll(s, " tot-mem=", (long long)tot_mem);
     add_field(s, " events=", (cl->flags & CLIENT_CLOSING) ? "" : cl->write_in_flight ? "rw" : "r");
     add_field(s, " cmd=", cl->last_cmd != NULL ? cl->last_cmd->fullname : "NULL");
-    add_str(s, " user=default redir=-1");
+    add_field(s, " user=", acl_client_user_name(cl));
+    add_str(s, " redir=-1");
     add_field_ll(s, " resp=", cl->out.proto);
+}
+
+void client_info_append(struct resp_out *s, const struct client *cl) {
+    append_client_info(s, cl, NULL);
 }
 
 static void reply_text(struct exec_ctx *ctx, struct resp_out *text) {

@@ -1,7 +1,8 @@
 /* Connection commands: PING ECHO QUIT SELECT, and the connection's
- * protocol and identity: AUTH HELLO RESET MONITOR. Users other than
- * "default" (ACL) are not here: requirepass is the default user's password.
+ * protocol and identity: AUTH HELLO RESET MONITOR. Users and passwords are
+ * node/acl.c's (requirepass is the default user's password).
  * CLIENT is in cmd_client.c. */
+#include "node/acl.h"
 #include "node/client.h"
 #include "node/cmd_connection.h"
 #include "node/cmd_handlers.h"
@@ -67,32 +68,16 @@ void cmd_select(struct exec_ctx *ctx) {
 #define WRONGPASS_ERROR "WRONGPASS invalid username-password pair or user is disabled."
 
 static bool default_user_has_password(void) {
-    return cfg.requirepass != NULL && cfg.requirepass[0] != '\0';
+    return !acl_default_user_nopass();
 }
 
-/* Compares in time that depends only on the lengths, like Redis's
- * time_independent_strcmp, so a wrong password leaks no prefix. */
-static bool password_matches(const char *given, size_t len) {
-    const char *want = cfg.requirepass;
-    size_t want_len = strlen(want);
-    unsigned char diff = len != want_len;
-    for (size_t i = 0; i < len; i++)
-        diff |= (unsigned char)(given[i] ^ want[i % (want_len ? want_len : 1)]);
-    return diff == 0;
-}
-
-/* Redis 7.0 ACLAuthenticateUser for the only user keyraft has: "default",
- * whose password is requirepass (none: any password is accepted). On success
- * the connection is authenticated; a failure leaves it as it was. */
-static bool authenticate(struct client *c, const char *user, size_t user_len, const char *pass,
-                         size_t pass_len) {
-    if (user_len != 7 || memcmp(user, "default", 7) != 0)
-        return false;
-    if (default_user_has_password() && !password_matches(pass, pass_len))
-        return false;
-    if (c != NULL)
-        c->flags |= CLIENT_AUTHENTICATED;
-    return true;
+/* Redis 7.0 ACLAuthenticateUser (node/acl.c): on success the connection is
+ * that user, authenticated; a failure is logged in ACL LOG and leaves the
+ * connection as it was. */
+static bool authenticate(struct exec_ctx *ctx, const char *user, size_t user_len,
+                         const char *pass, size_t pass_len) {
+    return acl_authenticate(ctx->client, user, user_len, pass, pass_len, ctx->argv[0],
+                            ctx->argvlen[0]);
 }
 
 void cmd_auth(struct exec_ctx *ctx) {
@@ -109,11 +94,10 @@ void cmd_auth(struct exec_ctx *ctx) {
                                      "correct?");
             return;
         }
-        ok = authenticate(ctx->client, "default", 7, ctx->argv[1], ctx->argvlen[1]);
+        ok = authenticate(ctx, "default", 7, ctx->argv[1], ctx->argvlen[1]);
     } else {
         monitor_redact_arg(2);
-        ok =
-            authenticate(ctx->client, ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2]);
+        ok = authenticate(ctx, ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2]);
     }
     if (ok)
         exec_reply_ok(ctx);
@@ -179,7 +163,7 @@ void cmd_hello(struct exec_ctx *ctx) {
         if (exec_arg_is(ctx, j, "auth") && more >= 2) {
             monitor_redact_arg(j + 1);
             monitor_redact_arg(j + 2);
-            if (!authenticate(c, ctx->argv[j + 1], ctx->argvlen[j + 1], ctx->argv[j + 2],
+            if (!authenticate(ctx, ctx->argv[j + 1], ctx->argvlen[j + 1], ctx->argv[j + 2],
                               ctx->argvlen[j + 2])) {
                 resp_add_error(ctx->out, WRONGPASS_ERROR);
                 return;
@@ -237,10 +221,7 @@ void cmd_reset(struct exec_ctx *ctx) {
     dispatch_client_reset(c);
     c->db = 0;
     set_protocol(c, 2);
-    if (default_user_has_password())
-        c->flags &= ~(uint32_t)CLIENT_AUTHENTICATED;
-    else
-        c->flags |= CLIENT_AUTHENTICATED;
+    acl_client_set_default(c);
     free(c->name);
     c->name = NULL;
     c->flags &= ~(uint32_t)(CLIENT_ASKING | CLIENT_READONLY | CLIENT_PUBSUB);

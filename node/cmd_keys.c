@@ -11,6 +11,7 @@
 #include "node/command.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/multi.h"
 #include "node/notify.h"
 #include "node/server.h"
 #include "storage/glob.h"
@@ -327,6 +328,9 @@ void cmd_swapdb(struct exec_ctx *ctx) {
         resp_add_error(ctx->out, ERR_DB_RANGE);
         return;
     }
+    /* Redis 7.0 swapdbCommand: watchers of either side see a change. */
+    multi_touch_db(a, b, ctx->now_ms);
+    multi_touch_db(b, a, ctx->now_ms);
     server_swap_dbs(a, b);
     ctx->dirty++;
     exec_reply_ok(ctx);

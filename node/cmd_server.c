@@ -6,6 +6,7 @@
 #include "node/exec.h"
 #include "node/info.h"
 #include "node/log.h"
+#include "node/multi.h"
 #include "node/server.h"
 #include "node/tracking.h"
 #include "storage/keyspace.h"
@@ -36,6 +37,7 @@ static bool parse_flush_mode(struct exec_ctx *ctx) {
 static void flush_db(struct exec_ctx *ctx, int id) {
     struct keyspace *ks = server_db_if_exists(id);
     if (ks != NULL) {
+        multi_touch_db(id, -1, ctx->now_ms);
         ctx->dirty += (long long)keyspace_size(ks);
         keyspace_clear(ks);
     }

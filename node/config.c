@@ -4,6 +4,7 @@
  * in config_ignored.c; the CONFIG command in cmd_config.c. */
 #include "node/config.h"
 
+#include "node/acl.h"
 #include "node/config_table.h"
 #include "node/notify.h"
 #include "node/outlimit.h"
@@ -95,7 +96,10 @@ const struct config_directive config_table[] = {
     I("maxclients", maxclients, 1, UINT_MAX, "10000", 0),
     M("proto-max-bulk-len", proto_max_bulk_len, 1024 * 1024, LLONG_MAX, "512mb", 0),
     M("client-query-buffer-limit", client_query_buffer_limit, 1024 * 1024, LLONG_MAX, "1gb", 0),
-    S("requirepass", requirepass, "", CONFIG_SENSITIVE),
+    S("requirepass", requirepass, "", CONFIG_SENSITIVE, .apply = acl_apply_requirepass),
+    ROW("aclfile", NULL, CONFIG_STRING, CONFIG_IMMUTABLE, &acl_file, 0, 0, "", NULL, NULL, NULL),
+    ROW("acllog-max-len", NULL, CONFIG_INT, 0, &acl_log_max_len, 0, LONG_MAX, "128", NULL, NULL,
+        NULL),
     M("maxmemory", maxmemory, 0, LLONG_MAX, "0", 0),
     E("maxmemory-policy", maxmemory_policy, maxmemory_policy_enum, "noeviction", 0),
     I("maxmemory-samples", maxmemory_samples, 1, INT_MAX, "5", 0),

@@ -2,6 +2,7 @@
 #include "node/db.h"
 
 #include "node/blocking.h"
+#include "node/multi.h"
 #include "node/notify.h"
 #include "node/server.h"
 #include "node/tracking.h"
@@ -27,6 +28,7 @@ static void expired_deleted(struct exec_ctx *ctx, const char *key, size_t len) {
     server.stats.expired_keys++;
     notify_keyspace_event(ctx, NOTIFY_EXPIRED, "expired", key, len);
     tracking_invalidate_key(ctx, key, len);
+    multi_touch_key(ctx->dbid, key, len);
 }
 
 struct kv *db_lookup_read(struct exec_ctx *ctx, const char *key, size_t len) {
@@ -131,4 +133,5 @@ void db_touch_modified(struct exec_ctx *ctx, const char *key, size_t len) {
     ctx->dirty++;
     blocking_signal_key(ctx->dbid, key, len);
     tracking_invalidate_key(ctx, key, len);
+    multi_touch_key(ctx->dbid, key, len);
 }

@@ -1,5 +1,6 @@
 /* Command dispatch (see dispatch.h). The order of checks follows Redis 7.0's
  * processCommand: lookup, arity, authentication, then execution. */
+#include "node/acl.h"
 #include "node/dispatch.h"
 
 #include "node/blocking.h"
@@ -9,6 +10,7 @@
 #include "node/info.h"
 #include "node/latency.h"
 #include "node/monitor.h"
+#include "node/multi.h"
 #include "node/pause.h"
 #include "node/propose.h"
 #include "node/shard.h"
@@ -23,16 +25,17 @@
 #include <string.h>
 
 bool dispatch_is_authenticated(const struct client *c) {
-    return (c->flags & CLIENT_AUTHENTICATED) || cfg.requirepass == NULL ||
-           cfg.requirepass[0] == '\0';
+    return !acl_auth_required(c);
 }
 
 void dispatch_client_connected(struct client *c) {
+    acl_client_set_default(c);
     tracking_client_connected(c);
 }
 
 void dispatch_client_closed(struct client *c) {
     blocking_unblock(c, false);
+    multi_client_reset(c);
     propose_client_closed(c);
     pause_client_closed(c);
     monitor_remove(c);
@@ -42,6 +45,7 @@ void dispatch_client_closed(struct client *c) {
 
 void dispatch_client_reset(struct client *c) {
     monitor_remove(c);
+    multi_client_reset(c);
     pubsub_client_reset(c);
     tracking_client_reset(c);
 }
@@ -58,6 +62,7 @@ static void advance_reply_mode(struct client *c) {
 static void reject(struct client *c, struct command *cmd, const char *msg) {
     resp_add_error(c->reply_mode == REPLY_ON ? &c->out : &c->sink, msg);
     advance_reply_mode(c);
+    multi_flag_error(c);
     server.stats.total_error_replies++;
     info_count_error(msg, strlen(msg));
     if (cmd != NULL)
@@ -126,6 +131,16 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         reject(c, cmd, "NOAUTH Authentication required.");
         return;
     }
+    const char *refusal = multi_refusal(c, cmd);
+    if (refusal != NULL) {
+        reject(c, cmd, refusal);
+        return;
+    }
+    char denial[256];
+    if (!acl_permits(c, cmd, argc, argv, argvlen, denial, sizeof(denial))) {
+        reject(c, cmd, denial);
+        return;
+    }
     if (shard_is_loading() && !(cmd->flags & CMD_LOADING)) {
         reject(c, cmd, "LOADING Redis is loading the dataset in memory");
         return;
@@ -149,6 +164,11 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     /* CLIENT PAUSE holds the command; it runs through here again later. */
     if (pause_postpones(c, cmd) && pause_postpone(c, argc, argv, argvlen))
         return;
+    if (multi_queues(c, cmd)) {
+        multi_queue(c, cmd, argc, argv, argvlen);
+        advance_reply_mode(c);
+        return;
+    }
 
     struct exec_ctx ctx = {
         .client = c,

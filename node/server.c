@@ -2,6 +2,7 @@
  * databases. Command behaviour lives in the cmd_*.c files. */
 #include "node/server.h"
 
+#include "node/acl.h"
 #include "node/client.h"
 #include "node/command.h"
 #include "node/expire.h"
@@ -201,6 +202,8 @@ int server_init(void) {
         log_warning("Out of memory initialising the server");
         return -1;
     }
+    if (acl_init() != 0)
+        return -1;
     if (script_init() != 0)
         return -1;
     for (int i = 0; i < cfg.bind_count; i++)
@@ -250,6 +253,7 @@ void server_close(void) {
     for (long long i = 0; i < cfg.databases; i++)
         keyspace_free(server.dbs[i]);
     free(server.dbs);
+    acl_close();
     script_close();
     command_table_close();
 }
