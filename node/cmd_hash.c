@@ -7,18 +7,14 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "storage/num.h"
 #include "storage/thash.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Redis's MAX_LONG_DOUBLE_CHARS: room for any "%.17Lf" of a long double. */
-#define LONG_DOUBLE_CHARS (5 * 1024)
 
 static struct thash_limits hash_limits(void) {
     struct thash_limits lim = {(size_t)cfg.hash_max_listpack_entries,
@@ -299,48 +295,9 @@ void cmd_hincrby(struct exec_ctx *ctx) {
         resp_add_int(ctx->out, value);
 }
 
-/* Redis's string2ld: strtold over the whole string, no leading space, no
- * NaN, no overflow. */
-static bool parse_long_double(const char *s, size_t len, long double *out) {
-    char buf[LONG_DOUBLE_CHARS];
-    if (len == 0 || len >= sizeof(buf))
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    errno = 0;
-    char *end;
-    long double v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || end[0] != '\0' ||
-        (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) || errno == EINVAL ||
-        isnan(v))
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Redis's ld2string(LD_STR_HUMAN): "%.17Lf" without trailing zeros, and
- * "-0" written as "0". 'buf' holds LONG_DOUBLE_CHARS bytes. */
-static size_t format_long_double(char *buf, long double v) {
-    int n = snprintf(buf, LONG_DOUBLE_CHARS, "%.17Lf", v);
-    size_t len = n < 0 ? 0 : (size_t)n;
-    if (len >= LONG_DOUBLE_CHARS)
-        len = LONG_DOUBLE_CHARS - 1;
-    if (memchr(buf, '.', len) != NULL) {
-        while (len > 0 && buf[len - 1] == '0')
-            len--;
-        if (len > 0 && buf[len - 1] == '.')
-            len--;
-    }
-    if (len == 2 && buf[0] == '-' && buf[1] == '0') {
-        buf[0] = '0';
-        len = 1;
-    }
-    return len;
-}
-
 void cmd_hincrbyfloat(struct exec_ctx *ctx) {
     long double incr;
-    if (!parse_long_double(ctx->argv[3], ctx->argvlen[3], &incr)) {
+    if (!num_parse_long_double(ctx->argv[3], ctx->argvlen[3], &incr)) {
         resp_add_error(ctx->out, "ERR value is not a valid float");
         return;
     }
@@ -355,7 +312,7 @@ void cmd_hincrbyfloat(struct exec_ctx *ctx) {
     long double value = 0;
     struct thash_str cur;
     if (thash_get(kv, ctx->argv[2], ctx->argvlen[2], &cur) &&
-        !parse_long_double(cur.p, cur.len, &value)) {
+        !num_parse_long_double(cur.p, cur.len, &value)) {
         resp_add_error(ctx->out, "ERR hash value is not a float");
         return;
     }
@@ -366,8 +323,8 @@ void cmd_hincrbyfloat(struct exec_ctx *ctx) {
         resp_add_error(ctx->out, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char buf[LONG_DOUBLE_CHARS];
-    size_t len = format_long_double(buf, value);
+    char buf[NUM_LONG_DOUBLE_CHARS];
+    size_t len = num_format_long_double(buf, value);
     if (store_number(ctx, kv, created, buf, len))
         resp_add_bulk(ctx->out, buf, len);
 }

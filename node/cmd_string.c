@@ -9,10 +9,9 @@
 #include "node/exec.h"
 #include "node/notify.h"
 #include "storage/mem.h"
+#include "storage/num.h"
 #include "storage/object.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -423,48 +422,6 @@ void cmd_decrby(struct exec_ctx *ctx) {
     incr_by(ctx, -decr);
 }
 
-/* Redis's MAX_LONG_DOUBLE_CHARS: longer float arguments are refused, and
- * every formatted long double fits. */
-#define LONG_DOUBLE_CHARS (5 * 1024)
-
-/* Redis 7.0 string2ld: strtold over the whole string, no leading space, no
- * NaN, no overflow or underflow to zero. */
-static bool parse_long_double(const char *s, size_t len, long double *out) {
-    char buf[LONG_DOUBLE_CHARS];
-    if (len == 0 || len >= sizeof(buf))
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    errno = 0;
-    char *end;
-    long double v = strtold(buf, &end);
-    if (isspace((unsigned char)buf[0]) || (size_t)(end - buf) != len ||
-        (errno == ERANGE && (isinf(v) || fpclassify(v) == FP_ZERO)) || errno == EINVAL || isnan(v))
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Redis 7.0 ld2string in LD_STR_HUMAN mode: "%.17Lf" without trailing zeros
- * (nor a trailing '.'), and "-0" as "0". Returns the length. */
-static size_t format_long_double(char *buf, size_t size, long double v) {
-    int n = snprintf(buf, size, "%.17Lf", v);
-    if (n < 0 || (size_t)n >= size)
-        return 0;
-    size_t len = (size_t)n;
-    if (memchr(buf, '.', len) != NULL) {
-        while (buf[len - 1] == '0')
-            len--;
-        if (buf[len - 1] == '.')
-            len--;
-    }
-    if (len == 2 && buf[0] == '-' && buf[1] == '0') {
-        buf[0] = '0';
-        len = 1;
-    }
-    return len;
-}
-
 static bool string_to_long_double(const struct kv *kv, long double *out) {
     if (kv->encoding == OBJ_ENC_INT) {
         *out = (long double)kv->v.ll;
@@ -473,7 +430,7 @@ static bool string_to_long_double(const struct kv *kv, long double *out) {
     char buf[24];
     size_t len;
     const char *p = kv_string(kv, buf, &len);
-    return parse_long_double(p, len, out);
+    return num_parse_long_double(p, len, out);
 }
 
 /* INCRBYFLOAT stores the formatted result as EMBSTR or RAW (never INT, as
@@ -488,7 +445,7 @@ void cmd_incrbyfloat(struct exec_ctx *ctx) {
     }
     long double value = 0, incr;
     if ((kv != NULL && !string_to_long_double(kv, &value)) ||
-        !parse_long_double(ctx->argv[2], ctx->argvlen[2], &incr)) {
+        !num_parse_long_double(ctx->argv[2], ctx->argvlen[2], &incr)) {
         resp_add_error(ctx->out, "ERR value is not a valid float");
         return;
     }
@@ -497,8 +454,8 @@ void cmd_incrbyfloat(struct exec_ctx *ctx) {
         resp_add_error(ctx->out, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char buf[LONG_DOUBLE_CHARS];
-    size_t len = format_long_double(buf, sizeof(buf), value);
+    char buf[NUM_LONG_DOUBLE_CHARS];
+    size_t len = num_format_long_double(buf, value);
     struct kv *repl = kv_new_string_unencoded(key, keylen, buf, len, kv ? kv_expire(kv) : -1);
     if (repl == NULL) {
         exec_reply_oom(ctx);

@@ -133,6 +133,9 @@ def test_hincrbyfloat(same):
     same("HINCRBYFLOAT", "h", "e", "1")
     same("HINCRBYFLOAT", "h", "big", "1e308")
     same("HINCRBYFLOAT", "h", "neg0", "-0.0")
+    same("HINCRBYFLOAT", "h", "f", "1.5\x00x")  # the whole argument must parse
+    same("HSET", "h", "nul", "2\x00junk")
+    same("HINCRBYFLOAT", "h", "nul", "1")
     same("HINCRBYFLOAT", "h", "tiny", "0.0000000000000000001")
     same("HINCRBYFLOAT", "h", "x", "3.0000000000000000001")
     same("OBJECT", "ENCODING", "h")  # the long "big" value made it a table

@@ -242,6 +242,9 @@ def test_incrbyfloat(same, r):
     assert ttl_ms(r, "t") > 0
     make_wrongtype(same, "l")
     same("INCRBYFLOAT", "l", "1")
+    same("INCRBYFLOAT", "n", "1.5\x00x")
+    same("SET", "nul", "2\x00junk")
+    same("INCRBYFLOAT", "nul", "1")
 
 
 def test_append_strlen(same):
