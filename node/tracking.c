@@ -591,7 +591,7 @@ bool tracking_enable(struct exec_ctx *ctx, uint64_t redirect, uint32_t options, 
         return false;
     }
     if ((options & TRACKING_OPTIN) && (options & TRACKING_OPTOUT)) {
-        resp_add_error(ctx->out, "ERR You can't use both OPTIN and OPTOUT");
+        resp_add_error(ctx->out, "ERR You can't specify both OPTIN mode and OPTOUT mode");
         return false;
     }
     if (((options & TRACKING_OPTIN) && (cur & TRACKING_OPTOUT)) ||
