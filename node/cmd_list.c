@@ -9,6 +9,7 @@
 #include "node/db.h"
 #include "node/exec.h"
 #include "storage/mem.h"
+#include "storage/num.h"
 #include "storage/quicklist.h"
 
 #include <limits.h>
@@ -410,23 +411,6 @@ void cmd_lindex(struct exec_ctx *ctx) {
     resp_add_bulk(ctx->out, s, len);
 }
 
-/* Redis 7.0 index rules shared by LRANGE and LTRIM: negative indexes count
- * from the end; returns false when the range is empty, else clamps
- * '*start'/'*end' into [0, len). */
-static bool normalise_range(long long len, long long *start, long long *end) {
-    if (*start < 0)
-        *start += len;
-    if (*end < 0)
-        *end += len;
-    if (*start < 0)
-        *start = 0;
-    if (*start > *end || *start >= len)
-        return false;
-    if (*end >= len)
-        *end = len - 1;
-    return true;
-}
-
 void cmd_lrange(struct exec_ctx *ctx) {
     long long start, end;
     if (!exec_arg_ll(ctx, 2, &start) || !exec_arg_ll(ctx, 3, &end))
@@ -439,7 +423,7 @@ void cmd_lrange(struct exec_ctx *ctx) {
         return;
     }
     struct quicklist *ql = list_of(list);
-    if (!normalise_range((long long)quicklist_count(ql), &start, &end)) {
+    if (!num_clamp_range((long long)quicklist_count(ql), &start, &end)) {
         resp_add_array(ctx->out, 0);
         return;
     }
@@ -652,7 +636,7 @@ void cmd_ltrim(struct exec_ctx *ctx) {
     struct quicklist *ql = list_of(list);
     long long len = (long long)quicklist_count(ql);
     long long ltrim = len, rtrim = 0;
-    if (normalise_range(len, &start, &end)) {
+    if (num_clamp_range(len, &start, &end)) {
         ltrim = start;
         rtrim = len - end - 1;
     }

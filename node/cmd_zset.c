@@ -10,6 +10,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "storage/num.h"
 #include "storage/set.h"
 #include "storage/zset.h"
 
@@ -403,21 +404,6 @@ void cmd_zlexcount(struct exec_ctx *ctx) {
 
 enum range_type { RANGE_AUTO, RANGE_RANK, RANGE_SCORE, RANGE_LEX };
 
-/* Clamps Redis-style rank indexes to [0, len); false if the range is empty. */
-static bool clamp_ranks(long long len, long long *start, long long *end) {
-    if (*start < 0)
-        *start += len;
-    if (*end < 0)
-        *end += len;
-    if (*start < 0)
-        *start = 0;
-    if (*start > *end || *start >= len)
-        return false;
-    if (*end >= len)
-        *end = len - 1;
-    return true;
-}
-
 static void zremrange_generic(struct exec_ctx *ctx, enum range_type type) {
     long long start = 0, end = 0;
     struct zscore_range sr;
@@ -437,7 +423,7 @@ static void zremrange_generic(struct exec_ctx *ctx, enum range_type type) {
     }
     size_t removed = 0;
     if (type == RANGE_RANK) {
-        if (clamp_ranks((long long)zset_len(kv), &start, &end))
+        if (num_clamp_range((long long)zset_len(kv), &start, &end))
             removed = zset_delete_rank_range(kv, (size_t)start, (size_t)end);
     } else if (type == RANGE_SCORE) {
         removed = zset_delete_score_range(kv, &sr);
@@ -541,7 +527,7 @@ static void sink_finish(struct range_sink *s) {
 
 static void range_by_rank(struct range_sink *s, struct kv *kv, long long start, long long end,
                           bool reverse) {
-    if (!clamp_ranks((long long)zset_len(kv), &start, &end)) {
+    if (!num_clamp_range((long long)zset_len(kv), &start, &end)) {
         sink_begin(s, 0);
         sink_finish(s);
         return;
