@@ -7,6 +7,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/randpick.h"
 #include "storage/num.h"
 #include "storage/thash.h"
 
@@ -331,14 +332,6 @@ void cmd_hincrbyfloat(struct exec_ctx *ctx) {
 
 /* ---- HRANDFIELD ---- */
 
-/* splitmix64: the command's random stream, derived from ctx->seed. */
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static void reply_pair(struct exec_ctx *ctx, const struct thash_str *f, const struct thash_str *v,
                        bool withvalues) {
     if (withvalues && ctx->out->proto > 2)
@@ -370,7 +363,7 @@ static void hrandfield_count(struct exec_ctx *ctx, long long count, bool withval
     if (!unique || n == 1) {
         reply_pairs_header(ctx, n, withvalues);
         for (unsigned long long i = 0; i < n; i++) {
-            thash_pick(kv, next_random(&rng), &f, &v);
+            thash_pick(kv, randpick_next(&rng), &f, &v);
             reply_pair(ctx, &f, &v, withvalues);
         }
         return;
@@ -386,14 +379,10 @@ static void hrandfield_count(struct exec_ctx *ctx, long long count, bool withval
     }
     /* Distinct fields: choose 'n' of the 'size' positions (Floyd's
      * sampling over a bitmap), then reply in storage order. */
-    unsigned char *chosen = calloc(size, 1);
+    unsigned char *chosen = randpick_distinct(&rng, size, (size_t)n);
     if (chosen == NULL) {
         exec_reply_oom(ctx);
         return;
-    }
-    for (size_t j = size - (size_t)n; j < size; j++) {
-        size_t t = (size_t)(next_random(&rng) % (j + 1));
-        chosen[chosen[t] ? j : t] = 1;
     }
     reply_pairs_header(ctx, n, withvalues);
     size_t index = 0;
@@ -408,26 +397,9 @@ static void hrandfield_count(struct exec_ctx *ctx, long long count, bool withval
 void cmd_hrandfield(struct exec_ctx *ctx) {
     if (ctx->argc >= 3) {
         long long count;
-        if (!exec_arg_ll(ctx, 2, &count))
-            return;
-        if (count < -LONG_MAX) {
-            resp_add_errorf(ctx->out, "ERR value is out of range, value must between %ld and %ld",
-                            -LONG_MAX, LONG_MAX);
-            return;
-        }
-        bool withvalues = false;
-        if (ctx->argc > 4 || (ctx->argc == 4 && !exec_arg_is(ctx, 3, "withvalues"))) {
-            exec_reply_syntax_error(ctx);
-            return;
-        }
-        if (ctx->argc == 4) {
-            withvalues = true;
-            if (count < -LONG_MAX / 2 || count > LONG_MAX / 2) {
-                resp_add_error(ctx->out, "ERR value is out of range");
-                return;
-            }
-        }
-        hrandfield_count(ctx, count, withvalues);
+        bool withvalues;
+        if (randpick_parse_count(ctx, "withvalues", &count, &withvalues))
+            hrandfield_count(ctx, count, withvalues);
         return;
     }
     struct kv *kv;
@@ -439,7 +411,7 @@ void cmd_hrandfield(struct exec_ctx *ctx) {
     }
     struct thash_str f, v;
     uint64_t rng = ctx->seed;
-    thash_pick(kv, next_random(&rng), &f, &v);
+    thash_pick(kv, randpick_next(&rng), &f, &v);
     resp_add_bulk(ctx->out, f.p, f.len);
 }
 

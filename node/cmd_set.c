@@ -13,6 +13,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/randpick.h"
 #include "node/server.h"
 #include "storage/mem.h"
 #include "storage/set.h"
@@ -26,14 +27,6 @@
 
 static size_t max_intset(void) {
     return (size_t)cfg.set_max_intset_entries;
-}
-
-/* splitmix64 over the command's seed: the same sequence on every member. */
-static uint64_t seeded_next(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
 }
 
 /* Looks up argument 'i' as a set for reading. Returns false after replying
@@ -237,7 +230,7 @@ void cmd_spop(struct exec_ctx *ctx) {
     }
     uint64_t rng = ctx->seed;
     if (ctx->argc == 2) {
-        size_t pos = seeded_next(&rng) % set_size(set);
+        size_t pos = randpick_next(&rng) % set_size(set);
         reply_member_at(ctx, set, pos);
         set_remove_at(set, pos);
     } else {
@@ -252,7 +245,7 @@ void cmd_spop(struct exec_ctx *ctx) {
             return;
         }
         for (size_t i = 0; i < n; i++) {
-            size_t pos = seeded_next(&rng) % set_size(set);
+            size_t pos = randpick_next(&rng) % set_size(set);
             reply_member_at(ctx, set, pos);
             set_remove_at(set, pos);
         }

@@ -10,6 +10,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/randpick.h"
 #include "storage/num.h"
 #include "storage/set.h"
 #include "storage/zset.h"
@@ -1168,14 +1169,6 @@ void cmd_zintercard(struct exec_ctx *ctx) {
 
 /* ---- ZRANDMEMBER ---- */
 
-/* splitmix64: the command's random stream, derived from ctx->seed. */
-static uint64_t next_random(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 static void reply_member(struct exec_ctx *ctx, const struct zset_member *m, bool withscores) {
     if (withscores && ctx->out->proto > 2)
         resp_add_array(ctx->out, 2);
@@ -1206,7 +1199,7 @@ static void zrandmember_count(struct exec_ctx *ctx, long long count, bool withsc
     if (!unique || n == 1) {
         reply_members_header(ctx, n, withscores);
         for (unsigned long long i = 0; i < n; i++) {
-            zset_pick(kv, next_random(&rng), &m);
+            zset_pick(kv, randpick_next(&rng), &m);
             reply_member(ctx, &m, withscores);
         }
         return;
@@ -1216,14 +1209,10 @@ static void zrandmember_count(struct exec_ctx *ctx, long long count, bool withsc
     if (!whole) {
         /* Distinct members: choose 'n' of the 'size' ranks (Floyd's
          * sampling). */
-        chosen = calloc(size, 1);
+        chosen = randpick_distinct(&rng, size, (size_t)n);
         if (chosen == NULL) {
             exec_reply_oom(ctx);
             return;
-        }
-        for (size_t j = size - (size_t)n; j < size; j++) {
-            size_t t = (size_t)(next_random(&rng) % (j + 1));
-            chosen[chosen[t] ? j : t] = 1;
         }
     }
     /* Redis walks the set from the top (zuiInitIterator) to reply. */
@@ -1243,18 +1232,9 @@ static void zrandmember_count(struct exec_ctx *ctx, long long count, bool withsc
 void cmd_zrandmember(struct exec_ctx *ctx) {
     if (ctx->argc >= 3) {
         long long count;
-        if (!arg_long_range(ctx, 2, -LONG_MAX, LONG_MAX, &count, NULL))
-            return;
-        if (ctx->argc > 4 || (ctx->argc == 4 && !exec_arg_is(ctx, 3, "withscores"))) {
-            exec_reply_syntax_error(ctx);
-            return;
-        }
-        bool withscores = ctx->argc == 4;
-        if (withscores && (count < -LONG_MAX / 2 || count > LONG_MAX / 2)) {
-            resp_add_error(ctx->out, "ERR value is out of range");
-            return;
-        }
-        zrandmember_count(ctx, count, withscores);
+        bool withscores;
+        if (randpick_parse_count(ctx, "withscores", &count, &withscores))
+            zrandmember_count(ctx, count, withscores);
         return;
     }
     struct kv *kv;
@@ -1266,7 +1246,7 @@ void cmd_zrandmember(struct exec_ctx *ctx) {
     }
     struct zset_member m;
     uint64_t rng = ctx->seed;
-    zset_pick(kv, next_random(&rng), &m);
+    zset_pick(kv, randpick_next(&rng), &m);
     resp_add_bulk(ctx->out, m.p, m.len);
 }
 
