@@ -826,6 +826,28 @@ static int perms_for_spec(const char *flags) {
     return perms;
 }
 
+/* Redis's key functions that narrow a "variable_flags" spec: SET without
+ * GET only writes (setGetKeys); BITFIELD with only GET only reads
+ * (bitfieldGetKeys). */
+static int variable_perms(const struct command *cmd, int argc, char **argv, const size_t *argvlen,
+                          int perms) {
+    if (strcmp(cmd->fullname, "set") == 0) {
+        for (int i = 3; i < argc; i++)
+            if (argvlen[i] == 3 && strncasecmp(argv[i], "get", 3) == 0)
+                return perms;
+        return ACL_PERM_WRITE;
+    }
+    if (strcmp(cmd->fullname, "bitfield") == 0) {
+        for (int i = 2; i < argc; i++) {
+            if ((argvlen[i] == 3 && strncasecmp(argv[i], "set", 3) == 0) ||
+                (argvlen[i] == 6 && strncasecmp(argv[i], "incrby", 6) == 0))
+                return perms;
+        }
+        return ACL_PERM_READ;
+    }
+    return perms;
+}
+
 static bool key_allowed(const struct acl_user *u, const char *key, size_t len, int perms) {
     if (u->selector_flags & ACL_SEL_ALLKEYS)
         return true;
@@ -901,7 +923,10 @@ enum acl_verdict acl_user_check(const struct acl_user *u, const struct command *
         enum acl_verdict verdict = ACL_OK;
         for (int i = 0; i < n && verdict == ACL_OK; i++) {
             int pos = keys[i].pos;
-            if (!key_allowed(u, argv[pos], argvlen[pos], perms_for_spec(keys[i].flags))) {
+            int perms = perms_for_spec(keys[i].flags);
+            if (strstr(keys[i].flags, "variable_flags") != NULL)
+                perms = variable_perms(cmd, argc, argv, argvlen, perms);
+            if (!key_allowed(u, argv[pos], argvlen[pos], perms)) {
                 *errpos = pos;
                 verdict = ACL_DENIED_KEY;
             }

@@ -440,7 +440,11 @@ static void load_line(char *line, size_t len, int linenum, char *errors, size_t 
         while (rlen > 0 && is_trim_char(rule[rlen - 1], "\t\r\n"))
             rlen--;
         int rc = acl_user_apply(u, rule, rlen);
-        if (rc != 0)
+        /* Redis 7.0 names the operation only for unknown commands. */
+        if (rc == ACL_ERR_UNKNOWN)
+            append_error(errors, errlen, "%s:%d: Error in applying operation '%.*s': %s. ",
+                         acl_file, linenum, (int)rlen, rule, acl_rule_strerror(rc));
+        else if (rc != 0)
             append_error(errors, errlen, "%s:%d: %s. ", acl_file, linenum, acl_rule_strerror(rc));
     }
 }

@@ -121,8 +121,7 @@ static void reply_patterns(struct exec_ctx *ctx, const struct acl_user *u, bool 
 void cmd_acl_getuser(struct exec_ctx *ctx) {
     const struct acl_user *u = acl_user_find(ctx->argv[2], ctx->argvlen[2]);
     if (u == NULL) {
-        resp_add_errorf(ctx->out, "ERR Can not find user '%.*s' in ACL", (int)ctx->argvlen[2],
-                        ctx->argv[2]);
+        resp_add_null(ctx->out);
         return;
     }
     static const struct {

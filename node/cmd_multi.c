@@ -119,13 +119,11 @@ static void run_one(struct exec_ctx *ctx, const struct multi_cmd *q, int index) 
 /* Redis 7.0 execCommand: ACL rules are checked again at EXEC in case they
  * changed after the commands were queued; a refused command gets this
  * error in its place and the others run. */
-static void reply_acl_changed(struct exec_ctx *ctx, enum acl_verdict verdict,
-                              const struct multi_cmd *q) {
+static void reply_acl_changed(struct exec_ctx *ctx, enum acl_verdict verdict) {
     char reason[256];
     switch (verdict) {
     case ACL_DENIED_CMD:
-        snprintf(reason, sizeof(reason), "no permission to execute the '%s' command",
-                 q->cmd->fullname);
+        snprintf(reason, sizeof(reason), "no permission to execute the command or subcommand");
         break;
     case ACL_DENIED_KEY:
         snprintf(reason, sizeof(reason), "no permission to touch the specified keys");
@@ -153,7 +151,7 @@ static void run_queue(struct exec_ctx *ctx, const enum acl_verdict *verdicts) {
     resp_add_array(ctx->out, count);
     for (int i = 0; i < count; i++) {
         if (verdicts != NULL && verdicts[i] != ACL_OK)
-            reply_acl_changed(ctx, verdicts[i], &queue[i]);
+            reply_acl_changed(ctx, verdicts[i]);
         else
             run_one(ctx, &queue[i], i);
     }
@@ -186,7 +184,7 @@ static void propose_each(struct exec_ctx *ctx, const enum acl_verdict *verdicts)
     resp_add_array(ctx->out, count);
     for (int i = 0; i < count; i++) {
         if (verdicts != NULL && verdicts[i] != ACL_OK) {
-            reply_acl_changed(ctx, verdicts[i], &queue[i]);
+            reply_acl_changed(ctx, verdicts[i]);
             continue;
         }
         struct exec_ctx sub = {

@@ -60,9 +60,10 @@ static void advance_reply_mode(struct client *c) {
 }
 
 static void reject(struct client *c, struct command *cmd, const char *msg) {
+    char aborted[600];
+    msg = multi_reject(c, cmd, msg, aborted, sizeof(aborted));
     resp_add_error(c->reply_mode == REPLY_ON ? &c->out : &c->sink, msg);
     advance_reply_mode(c);
-    multi_flag_error(c);
     server.stats.total_error_replies++;
     info_count_error(msg, strlen(msg));
     if (cmd != NULL)

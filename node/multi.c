@@ -15,6 +15,7 @@
 #include "storage/dict.h"
 #include "storage/keyspace.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,9 +142,20 @@ void multi_queue(struct client *c, const struct command *cmd, int argc, char **a
     reply_queued(c);
 }
 
-void multi_flag_error(struct client *c) {
-    if ((c->flags & CLIENT_MULTI) && c->multi != NULL)
-        c->multi->rejected = true;
+const char *multi_reject(struct client *c, const struct command *cmd, const char *msg, char *buf,
+                         size_t buflen) {
+    if (!(c->flags & CLIENT_MULTI) || c->multi == NULL)
+        return msg;
+    if (cmd != NULL && strcmp(cmd->fullname, "exec") == 0) {
+        /* Redis passes its message without the "ERR " it would prefix. */
+        if (strncmp(msg, "ERR ", 4) == 0)
+            msg += 4;
+        snprintf(buf, buflen, "EXECABORT Transaction discarded because of: %s", msg);
+        multi_end(c);
+        return buf;
+    }
+    c->multi->rejected = true;
+    return msg;
 }
 
 const char *multi_refusal(const struct client *c, const struct command *cmd) {

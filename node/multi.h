@@ -32,9 +32,14 @@ bool multi_queues(const struct client *c, const struct command *cmd);
  * transaction so EXEC aborts. */
 void multi_queue(struct client *c, const struct command *cmd, int argc, char **argv,
                  const size_t *argvlen);
-/* A command of 'c' was rejected (unknown, arity, no_multi, ACL ...): inside
- * MULTI this makes EXEC reply -EXECABORT (Redis's flagTransaction). */
-void multi_flag_error(struct client *c);
+/* A command of 'c' is being rejected with error 'msg' (unknown, arity,
+ * no_multi, ACL ...). Inside MULTI this makes EXEC reply -EXECABORT (Redis's
+ * flagTransaction), and a rejected EXEC itself discards the transaction and
+ * is answered "EXECABORT Transaction discarded because of: ..." (Redis's
+ * execCommandAbort), written into 'buf'. Returns the error to reply with:
+ * 'msg' or 'buf'. */
+const char *multi_reject(struct client *c, const struct command *cmd, const char *msg, char *buf,
+                         size_t buflen);
 /* The text to reject 'cmd' with when 'c' may not run it in its current
  * transaction state (a no_multi command inside MULTI), or NULL. */
 const char *multi_refusal(const struct client *c, const struct command *cmd);
