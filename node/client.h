@@ -77,6 +77,7 @@ struct client {
     struct multi_state *multi; /* MULTI queue and WATCHed keys, or NULL (multi.c) */
     struct acl_user *user;     /* the authenticated ACL user; NULL = default (acl.c) */
     unsigned pending_commits;  /* its writes in Raft entries not yet applied (propose.c) */
+    uint64_t last_write_index; /* Raft index of its last applied write (WAIT) */
 };
 
 /* Accepts a pending connection on 'listener'. */

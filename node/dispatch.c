@@ -13,6 +13,7 @@
 #include "node/multi.h"
 #include "node/pause.h"
 #include "node/propose.h"
+#include "node/replication.h"
 #include "node/shard.h"
 #include "node/pubsub.h"
 #include "node/script.h"
@@ -37,6 +38,7 @@ void dispatch_client_closed(struct client *c) {
     blocking_unblock(c, false);
     multi_client_reset(c);
     propose_client_closed(c);
+    replication_client_closed(c);
     pause_client_closed(c);
     monitor_remove(c);
     pubsub_client_reset(c);

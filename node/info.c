@@ -11,6 +11,7 @@
 #include "node/config_table.h"
 #include "node/log.h"
 #include "node/server.h"
+#include "node/replication.h"
 #include "node/shard.h"
 #include "node/version.h"
 #include "resp/writer.h"
@@ -389,16 +390,9 @@ static void section_stats(struct text *t) {
 }
 
 static void section_replication(struct text *t) {
-    text_printf(t,
-                "# Replication\r\n"
-                "role:master\r\n"
-                "connected_slaves:0\r\n"
-                "master_failover_state:no-failover\r\n"
-                "master_replid:%s\r\n"
-                "master_replid2:0000000000000000000000000000000000000000\r\n"
-                "master_repl_offset:0\r\n"
-                "second_repl_offset:-1\r\n",
-                replication_id());
+    char fields[4096];
+    replication_info(fields, sizeof(fields), replication_id());
+    text_printf(t, "# Replication\r\n%s", fields);
 }
 
 static void section_cpu(struct text *t) {

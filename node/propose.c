@@ -223,6 +223,8 @@ void propose_apply(void *arg, const void *buf, size_t len, void **result) {
             .is_apply = true,
         };
         exec_run(&ctx);
+        if (c != NULL)
+            c->last_write_index = group_applying_index(shard_group());
     }
     entry_reader_close(&r);
     shard_note_applied();

@@ -1,5 +1,6 @@
-/* This node's Raft group (see shard.h). Owns the group's life cycle and the
- * loading state; what an entry means is node/propose.c's business. */
+/* This node's Raft group (see shard.h). Owns the group's life cycle, the
+ * member identity file and the loading state; what an entry means is
+ * node/propose.c's business. */
 #include "node/shard.h"
 
 #include "node/config.h"
@@ -7,16 +8,23 @@
 #include "node/propose.h"
 #include "node/server.h"
 #include "raft/group.h"
+#include "storage/keyspace.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-/* The member id of a standalone node: the only voter of its own group. */
-#define STANDALONE_MEMBER_ID 1
+enum membership { MEMBER_NONE, MEMBER_BOOTSTRAPPED, MEMBER_JOINED };
 
 static struct group *group;
+static uint64_t member_id;
+static enum membership membership;
+static char raft_address[128];
 static uint64_t replay_target; /* last log index found at startup */
 static bool loading;
 
@@ -31,41 +39,111 @@ bool shard_is_loading(void) {
 void shard_note_applied(void) {
     if (loading && group_applied_index(group) >= replay_target) {
         loading = false;
-        log_notice("DB loaded from the Raft log: applied index %llu",
-                   (unsigned long long)replay_target);
+        log_notice("DB loaded from the Raft log: applied index %" PRIu64, replay_target);
     }
 }
 
-static long long bus_port(void) {
-    return cfg.cluster_port ? cfg.cluster_port : cfg.port + 10000;
+/* ---- Identity ---- */
+
+static void path_in_dir(char *buf, size_t len, const char *name) {
+    snprintf(buf, len, "%s/%s", cfg.dir, name);
 }
 
-int shard_init(void) {
-    if (!cfg.appendonly)
-        return 0;
+static void load_member_file(void) {
+    char path[4096];
+    path_in_dir(path, sizeof(path), "keyraft.member");
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char how[32] = "";
+    uint64_t id = 0;
+    if (fscanf(f, "%" SCNu64 " %31s", &id, how) == 2 && id != 0) {
+        member_id = id;
+        membership = strcmp(how, "joined") == 0 ? MEMBER_JOINED : MEMBER_BOOTSTRAPPED;
+    }
+    fclose(f);
+}
+
+static int save_member_file(void) {
+    char path[4096], tmp[4200];
+    path_in_dir(path, sizeof(path), "keyraft.member");
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    const char *how = membership == MEMBER_JOINED ? "joined" : "bootstrapped";
+    int ok = fprintf(f, "%" PRIu64 " %s\n", shard_member_id(), how) > 0;
+    ok = fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
+    ok = fclose(f) == 0 && ok;
+    return ok && rename(tmp, path) == 0 ? 0 : -1;
+}
+
+uint64_t shard_member_id(void) {
+    if (member_id == 0)
+        member_id = (server_random() >> 1) | 1; /* non-zero, fits Raft ids */
+    return member_id;
+}
+
+void shard_new_member_id(void) {
+    member_id = 0;
+    shard_member_id();
+}
+
+const char *shard_raft_address(void) {
+    if (raft_address[0] == '\0') {
+        const char *host = "127.0.0.1";
+        if (cfg.cluster_announce_ip != NULL && cfg.cluster_announce_ip[0] != '\0')
+            host = cfg.cluster_announce_ip;
+        else
+            for (int i = 0; i < cfg.bind_count; i++)
+                if (cfg.bind[i][0] != '*' && cfg.bind[i][0] != '-' && !strchr(cfg.bind[i], ':')) {
+                    host = cfg.bind[i];
+                    break;
+                }
+        long long port = cfg.cluster_port ? cfg.cluster_port : cfg.port + 10000;
+        snprintf(raft_address, sizeof(raft_address), "%s:%lld", host, port);
+    }
+    return raft_address;
+}
+
+bool shard_client_address(const char *address, char *ip, size_t iplen, long long *port) {
+    const char *colon = address ? strrchr(address, ':') : NULL;
+    if (colon == NULL || (size_t)(colon - address) >= iplen)
+        return false;
+    memcpy(ip, address, (size_t)(colon - address));
+    ip[colon - address] = '\0';
+    /* Members listen for Raft on their client port + 10000 (the bus port). */
+    *port = strtoll(colon + 1, NULL, 10) - 10000;
+    return *port > 0;
+}
+
+/* ---- Opening and closing ---- */
+
+static void raft_dir(char *buf, size_t len) {
+    path_in_dir(buf, len, "raft");
+}
+
+static int open_group(bool bootstrap) {
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/raft", cfg.dir);
+    raft_dir(dir, sizeof(dir));
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         log_warning("Can't create the Raft log directory %s: %s", dir, strerror(errno));
         return -1;
     }
-    char address[64];
-    snprintf(address, sizeof(address), "127.0.0.1:%lld", bus_port());
     struct group_config gc = {
         .loop = server.loop,
         .dir = dir,
-        .id = STANDALONE_MEMBER_ID,
-        .address = address,
+        .id = shard_member_id(),
+        .address = shard_raft_address(),
         .apply = propose_apply,
-        .apply_arg = NULL,
     };
     char err[512];
     if (group_new(&gc, &group, err, sizeof(err)) != GROUP_OK) {
         log_warning("Can't open the Raft log in %s: %s", dir, err);
         return -1;
     }
-    struct group_member self = {.id = STANDALONE_MEMBER_ID, .address = address};
-    int rc = group_bootstrap(group, &self, 1);
+    struct group_member self = {.id = gc.id, .address = gc.address};
+    int rc = bootstrap ? group_bootstrap(group, &self, 1) : GROUP_OK;
     if (rc == GROUP_OK)
         rc = group_start(group);
     if (rc != GROUP_OK) {
@@ -76,8 +154,23 @@ int shard_init(void) {
     }
     replay_target = group_last_index(group);
     loading = group_applied_index(group) < replay_target;
-    log_notice("Raft log opened in %s (last index %llu)", dir, (unsigned long long)replay_target);
+    log_notice("Raft log opened in %s (member %" PRIu64 ", last index %" PRIu64 ")", dir, gc.id,
+               replay_target);
     return 0;
+}
+
+int shard_init(void) {
+    load_member_file();
+    if (membership == MEMBER_JOINED)
+        return open_group(false);
+    if (!cfg.appendonly)
+        return 0;
+    membership = MEMBER_BOOTSTRAPPED;
+    if (save_member_file() != 0) {
+        log_warning("Can't write %s/keyraft.member: %s", cfg.dir, strerror(errno));
+        return -1;
+    }
+    return open_group(true);
 }
 
 static bool closed;
@@ -96,4 +189,72 @@ void shard_close(void) {
     while (!closed)
         uv_run(server.loop, UV_RUN_ONCE);
     group = NULL;
+    loading = false;
+}
+
+/* ---- Changing membership ---- */
+
+static bool has_data(void) {
+    for (long long i = 0; i < cfg.databases; i++) {
+        struct keyspace *ks = server_db_if_exists((int)i);
+        if (ks != NULL && keyspace_size(ks) > 0)
+            return true;
+    }
+    return false;
+}
+
+int shard_ensure_group(void) {
+    if (group != NULL)
+        return 0;
+    if (has_data()) {
+        log_warning("Refusing a replica: this master's data is not in a Raft log "
+                    "(start it with appendonly yes)");
+        return -1;
+    }
+    membership = MEMBER_BOOTSTRAPPED;
+    if (save_member_file() != 0)
+        return -1;
+    return open_group(true);
+}
+
+static void remove_raft_dir(void) {
+    char dir[4096];
+    raft_dir(dir, sizeof(dir));
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int shard_become_joined_member(void) {
+    shard_close();
+    remove_raft_dir();
+    /* Like a Redis full sync: the replica's own data goes. */
+    for (long long i = 0; i < cfg.databases; i++) {
+        struct keyspace *ks = server_db_if_exists((int)i);
+        if (ks != NULL)
+            keyspace_clear(ks);
+    }
+    membership = MEMBER_JOINED; /* with the id the leader added (shard_new_member_id) */
+    if (save_member_file() != 0)
+        return -1;
+    return open_group(false);
+}
+
+void shard_leave_group(void) {
+    shard_close();
+    remove_raft_dir(); /* its configuration names the group this node left */
+    membership = MEMBER_NONE;
+    char path[4096];
+    path_in_dir(path, sizeof(path), "keyraft.member");
+    unlink(path);
 }

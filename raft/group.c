@@ -21,6 +21,7 @@ struct group {
     group_apply_fn apply;
     void *apply_arg;
     uint64_t barrier_term; /* term in which the post-election barrier was sent */
+    uint64_t applying;     /* index of the entry being applied */
     int pending_closes;
     void (*closed)(void *arg);
     void *closed_arg;
@@ -76,6 +77,7 @@ static size_t frame_size(size_t len) {
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
     struct group *g = fsm->data;
     *result = NULL;
+    g->applying = raft_last_applied(&g->raft) + 1;
     uint64_t len = 0;
     if (buf->len >= FRAME_HEADER)
         for (int i = 7; i >= 0; i--)
@@ -291,6 +293,10 @@ size_t group_members(const struct group *g, struct group_member_info *out, size_
             out[i].match_index = raft_last_index((struct raft *)&g->raft);
     }
     return conf->n;
+}
+
+uint64_t group_applying_index(const struct group *g) {
+    return g->applying;
 }
 
 uint64_t group_commit_index(const struct group *g) {

@@ -102,6 +102,8 @@ struct group_member_info {
  * there are. */
 size_t group_members(const struct group *g, struct group_member_info *out, size_t max);
 uint64_t group_commit_index(const struct group *g);
+/* During an apply callback: the index of the entry being applied. */
+uint64_t group_applying_index(const struct group *g);
 
 bool group_is_leader(const struct group *g);
 /* The current leader's id and address (0 / NULL when unknown). */
