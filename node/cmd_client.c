@@ -11,7 +11,9 @@
 #include "node/exec.h"
 #include "node/multi.h"
 #include "node/pause.h"
+#include "node/pubsub.h"
 #include "node/server.h"
+#include "node/tracking.h"
 #include "storage/object.h"
 
 #include <ctype.h>
@@ -149,6 +151,12 @@ static void format_flags(const struct client *cl, char *flags) {
         *p++ = 'x';
     if (cl->flags & CLIENT_BLOCKED)
         *p++ = 'b';
+    if (tracking_is_on(cl))
+        *p++ = 't';
+    if (tracking_redirect_broken(cl))
+        *p++ = 'R';
+    if (tracking_is_bcast(cl))
+        *p++ = 'B';
     if (cl->flags & CLIENT_CLOSE_AFTER_REPLY)
         *p++ = 'c';
     if (cl->flags & CLIENT_READONLY)
@@ -186,9 +194,9 @@ static void append_client_info(struct resp_out *s, const struct client *cl,
     add_field_ll(s, " idle=", now_s - cl->last_interaction_ms / 1000);
     add_field(s, " flags=", flags);
     add_field_ll(s, " db=", cl->db);
-    add_field_ll(s, " sub=", 0);
-    add_field_ll(s, " psub=", 0);
-    add_field_ll(s, " ssub=", 0);
+    add_field_ll(s, " sub=", (long long)pubsub_client_count(cl, PUBSUB_CHANNEL));
+    add_field_ll(s, " psub=", (long long)pubsub_client_count(cl, PUBSUB_PATTERN));
+    add_field_ll(s, " ssub=", (long long)pubsub_client_count(cl, PUBSUB_SHARD));
     add_field_ll(s, " multi=", multi_queued_count(cl));
     add_field_ll(s, " qbuf=", (long long)client_query_buffer_len(cl));
     add_field_ll(s, " qbuf-free=", (long long)(cl->qcap - cl->qlen));
@@ -203,7 +211,7 @@ static void append_client_info(struct resp_out *s, const struct client *cl,
     add_field(s, " events=", (cl->flags & CLIENT_CLOSING) ? "" : cl->write_in_flight ? "rw" : "r");
     add_field(s, " cmd=", cl->last_cmd != NULL ? cl->last_cmd->fullname : "NULL");
     add_field(s, " user=", acl_client_user_name(cl));
-    add_str(s, " redir=-1");
+    add_field_ll(s, " redir=", tracking_redirect_id(cl));
     add_field_ll(s, " resp=", cl->out.proto);
 }
 

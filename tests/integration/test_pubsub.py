@@ -304,3 +304,22 @@ def test_limit_is_not_applied_to_a_reading_subscriber(server):
             assert m is not None
             got += 1
     p.close()
+
+
+def test_client_list_subscription_fields(server):
+    r = server.client()
+    a = RawResp(server.port)
+    a.send("SUBSCRIBE", "c1", "c2")
+    a.read_reply()
+    a.read_reply()
+    a.call("PSUBSCRIBE", "p*")
+    a.call("SSUBSCRIBE", "s")
+    line = [c for c in r.client_list() if c["cmd"] == "ssubscribe"][0]
+    assert (line["sub"], line["psub"], line["ssub"], line["flags"]) == ("2", "1", "1", "P")
+    b = RawResp(server.port)
+    b.call("HELLO", "3")
+    b.call("CLIENT", "TRACKING", "on", "BCAST")
+    line = [c for c in r.client_list() if c["cmd"] == "client|tracking"][0]
+    assert (line["flags"], line["redir"]) == ("tB", "0")
+    a.close()
+    b.close()
