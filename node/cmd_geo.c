@@ -8,15 +8,16 @@
  * storage/geohash's. GEOADD rewrites itself into ZADD and runs cmd_zadd, as
  * Redis does, so both share one write path.
  *
- * Result order: Redis sorts by distance with glibc's (stable) qsort; here
- * ties keep their scan order too, so results match. With COUNT smaller than
- * the number of matches Redis uses a partial quicksort whose order among
- * equal distances may differ. */
+ * Result order: Redis sorts by distance with glibc's qsort (a stable merge
+ * sort) when it returns every match, and with its partial quicksort when
+ * COUNT cuts the result; both are reproduced (storage/pqsort), so equal
+ * distances come out in Redis's order too. */
 #include "node/cmd_handlers.h"
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
 #include "storage/geohash.h"
+#include "storage/pqsort.h"
 #include "storage/zset.h"
 
 #include <ctype.h>
@@ -391,18 +392,34 @@ static void scan_boxes(struct kv *kv, struct geohash_shape *shape, struct geo_po
     }
 }
 
-static int by_distance_asc(const void *a, const void *b) {
+/* Redis's sort_gp_asc / sort_gp_desc: by distance only. */
+static int compare_distance(const void *a, const void *b, void *desc) {
     const struct geo_point *pa = a, *pb = b;
-    if (pa->dist != pb->dist)
-        return pa->dist > pb->dist ? 1 : -1;
+    int cmp = pa->dist > pb->dist ? 1 : pa->dist == pb->dist ? 0 : -1;
+    return *(const bool *)desc ? -cmp : cmp;
+}
+
+static bool sort_desc; /* qsort has no context: set around each call */
+
+/* The same order with ties kept in scan order: glibc's qsort, which Redis
+ * uses for a full sort, is a stable merge sort. */
+static int compare_distance_stable(const void *a, const void *b) {
+    int cmp = compare_distance(a, b, &sort_desc);
+    if (cmp != 0)
+        return cmp;
+    const struct geo_point *pa = a, *pb = b;
     return pa->seq > pb->seq ? 1 : -1;
 }
 
-static int by_distance_desc(const void *a, const void *b) {
-    const struct geo_point *pa = a, *pb = b;
-    if (pa->dist != pb->dist)
-        return pa->dist < pb->dist ? 1 : -1;
-    return pa->seq > pb->seq ? 1 : -1;
+/* Redis: a full (stable) sort when every match is returned, else a partial
+ * quicksort of the first 'n'. */
+static void sort_points(struct geo_points *ga, size_t n, bool desc) {
+    if (n == ga->used) {
+        sort_desc = desc;
+        qsort(ga->items, ga->used, sizeof(*ga->items), compare_distance_stable);
+    } else {
+        pqsort(ga->items, ga->used, sizeof(*ga->items), compare_distance, &desc, 0, n);
+    }
 }
 
 enum geo_search_flags {
@@ -639,8 +656,7 @@ static void geo_search_generic(struct exec_ctx *ctx, int src_i, int flags) {
     if (o.count != 0 && (size_t)o.count < n)
         n = (size_t)o.count;
     if (o.sort != GEO_SORT_NONE && ga.used > 1)
-        qsort(ga.items, ga.used, sizeof(*ga.items),
-              o.sort == GEO_SORT_ASC ? by_distance_asc : by_distance_desc);
+        sort_points(&ga, n, o.sort == GEO_SORT_DESC);
     if (o.store_i)
         store_points(ctx, &o, &shape, &ga, n);
     else

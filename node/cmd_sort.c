@@ -11,9 +11,9 @@
  * same on every member of a shard (Redis uses its hash-table order there,
  * which differs per process). So SORT ... BY nosort on a set returns the
  * members in storage/set's position order (intsets: ascending), and with
- * STORE it sorts them ALPHA first, as Redis does. Redis uses a partial
- * quicksort when BY and LIMIT are both given; that can only change the
- * order of ALPHA ties, which here stay in load order.
+ * STORE it sorts them ALPHA first, as Redis does. When BY and LIMIT are
+ * both given Redis sorts only the range with its partial quicksort, which
+ * is not stable; storage/pqsort reproduces it, ties included.
  *
  * Redis 7.0 converts a listpack sorted set to a skiplist when SORT reads
  * it; SORT (a write, applied on every member) does the same so OBJECT
@@ -22,6 +22,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "storage/pqsort.h"
 #include "storage/quicklist.h"
 #include "storage/set.h"
 #include "storage/thash.h"
@@ -202,11 +203,17 @@ static int compare_items(const struct sort_item *a, const struct sort_item *b,
     return o->desc ? -cmp : cmp;
 }
 
+static int compare_partial(const void *a, const void *b, void *order) {
+    return compare_items(a, b, order);
+}
+
 /* qsort has no context argument; a sort runs to completion within one
  * command on the loop thread, so the order lives here meanwhile. */
 static const struct sort_order *current_order;
 
-static int compare_for_qsort(const void *pa, const void *pb) {
+/* compare_items with ties kept in load order: glibc's qsort, which Redis
+ * uses for a full sort, is a stable merge sort. */
+static int compare_stable(const void *pa, const void *pb) {
     const struct sort_item *a = pa, *b = pb;
     int cmp = compare_items(a, b, current_order);
     if (cmp != 0)
@@ -496,9 +503,13 @@ static void sort_generic(struct exec_ctx *ctx, bool readonly) {
     if (!v.failed && !dontsort) {
         if (!load_weights(ctx, &v, by_i, &order, &conv_error))
             v.failed = true;
-        else if (v.used > 1) {
+        else if (v.used > 1 && by_i && (start != 0 || end != vectorlen - 1)) {
+            /* Redis sorts just the LIMIT range here (pqsort, not stable). */
+            pqsort(v.items, v.used, sizeof(*v.items), compare_partial, &order, (size_t)start,
+                   (size_t)(end + 1));
+        } else if (v.used > 1) {
             current_order = &order;
-            qsort(v.items, v.used, sizeof(*v.items), compare_for_qsort);
+            qsort(v.items, v.used, sizeof(*v.items), compare_stable);
             current_order = NULL;
         }
     }

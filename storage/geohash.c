@@ -222,12 +222,22 @@ void geohash_neighbors(const struct geohash_bits *hash, struct geohash_neighbors
 
 /* ---- Distances ---- */
 
+/* The distance along a meridian between two latitudes. */
+static double lat_distance(double lat1, double lat2) {
+    return GEOHASH_EARTH_RADIUS_M * fabs(deg_rad(lat2) - deg_rad(lat1));
+}
+
 double geohash_distance(double lon1, double lat1, double lon2, double lat2) {
-    double lat1r = deg_rad(lat1), lon1r = deg_rad(lon1);
-    double lat2r = deg_rad(lat2), lon2r = deg_rad(lon2);
-    double u = sin((lat2r - lat1r) / 2);
+    double lon1r = deg_rad(lon1), lon2r = deg_rad(lon2);
     double v = sin((lon2r - lon1r) / 2);
-    return 2.0 * GEOHASH_EARTH_RADIUS_M * asin(sqrt(u * u + cos(lat1r) * cos(lat2r) * v * v));
+    /* Redis 7.0.15: the same longitude takes the meridian shortcut, which
+     * can differ from the full formula in the last bit. */
+    if (v == 0.0)
+        return lat_distance(lat1, lat2);
+    double lat1r = deg_rad(lat1), lat2r = deg_rad(lat2);
+    double u = sin((lat2r - lat1r) / 2);
+    double a = u * u + cos(lat1r) * cos(lat2r) * v * v;
+    return 2.0 * GEOHASH_EARTH_RADIUS_M * asin(sqrt(a));
 }
 
 bool geohash_shape_contains(const struct geohash_shape *shape, double lon, double lat,
@@ -237,14 +247,12 @@ bool geohash_shape_contains(const struct geohash_shape *shape, double lon, doubl
         *dist_m = geohash_distance(c[0], c[1], lon, lat);
         return !(*dist_m > shape->radius * shape->to_meters);
     }
-    /* Redis 7.0 geohashGetDistanceIfInRectangle: the east-west distance is
-     * measured along the point's latitude, the north-south one along its
-     * longitude. */
-    double width_m = shape->width * shape->to_meters;
-    double height_m = shape->height * shape->to_meters;
-    double lon_distance = geohash_distance(lon, lat, c[0], lat);
-    double lat_distance = geohash_distance(lon, lat, lon, c[1]);
-    if (lon_distance > width_m / 2 || lat_distance > height_m / 2)
+    /* Redis 7.0.15 geohashGetDistanceIfInRectangle: the north-south distance
+     * along the point's meridian first, then the east-west one along the
+     * point's latitude. */
+    if (lat_distance(lat, c[1]) > shape->height * shape->to_meters / 2)
+        return false;
+    if (geohash_distance(lon, lat, c[0], lat) > shape->width * shape->to_meters / 2)
         return false;
     *dist_m = geohash_distance(c[0], c[1], lon, lat);
     return true;

@@ -393,3 +393,21 @@ def test_resp3_and_raw_replies(server, reference):
              "km")
     finally:
         pair.close()
+
+
+def test_equal_distances_keep_redis_order(same):
+    """Members at the same position: a full sort keeps scan order, a COUNT
+    that cuts the result uses Redis's partial quicksort; both orders match."""
+    args = []
+    for i in range(60):
+        spot = i % 4
+        args += [str(10 + spot * 0.01), str(45 + spot * 0.01), "dup%02d" % i]
+    same("GEOADD", "dups", *args)
+    for count in ([], ["COUNT", "1"], ["COUNT", "7"], ["COUNT", "25"], ["COUNT", "59"]):
+        for order in ("ASC", "DESC"):
+            same("GEOSEARCH", "dups", "FROMLONLAT", "10", "45", "BYRADIUS", "100", "km", order,
+                 *count)
+            same("GEORADIUS", "dups", "10.02", "45.02", "100", "km", order, "WITHDIST", *count)
+    same("GEOSEARCHSTORE", "d", "dups", "FROMLONLAT", "10", "45", "BYRADIUS", "100", "km",
+         "COUNT", "9", "STOREDIST")
+    same("ZRANGE", "d", "0", "-1", "WITHSCORES")

@@ -312,3 +312,19 @@ def test_resp3_replies(server, reference):
         pair("SORT", "l", "BY", "x_*", "ALPHA", "LIMIT", "5", "5")
     finally:
         pair.close()
+
+
+def test_alpha_by_ties_with_limit(same):
+    """BY ... ALPHA leaves ties unordered: a full sort keeps list order, BY
+    with LIMIT uses Redis's partial quicksort; both orders match."""
+    rng = random.Random(3)
+    for i in range(50):
+        same("SET", "wt_%d" % i, "v%d" % rng.randrange(3))
+    same("RPUSH", "l", *[str(rng.randrange(50)) for _ in range(100)])
+    for limit in ([], ["LIMIT", "0", "10"], ["LIMIT", "37", "20"], ["LIMIT", "90", "50"],
+                  ["LIMIT", "5", "0"]):
+        for order in ("ASC", "DESC"):
+            same("SORT", "l", "BY", "wt_*", "ALPHA", order, *limit)
+            same("SORT", "l", "BY", "missing_*", "ALPHA", order, *limit)
+            same("SORT", "l", "BY", "wt_*", "ALPHA", order, *limit, "STORE", "d")
+            same("LRANGE", "d", "0", "-1")
