@@ -1,8 +1,8 @@
 /* Command dispatch (see dispatch.h). The order of checks follows Redis 7.0's
  * processCommand: lookup, arity, authentication, then execution. */
-#include "node/acl.h"
 #include "node/dispatch.h"
 
+#include "node/acl.h"
 #include "node/blocking.h"
 #include "node/client.h"
 #include "node/command.h"
@@ -12,6 +12,7 @@
 #include "node/monitor.h"
 #include "node/multi.h"
 #include "node/pause.h"
+#include "node/persist.h"
 #include "node/propose.h"
 #include "node/replication.h"
 #include "node/shard.h"
@@ -144,7 +145,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         reject(c, cmd, denial);
         return;
     }
-    if (shard_is_loading() && !(cmd->flags & CMD_LOADING)) {
+    if ((shard_is_loading() || persist_is_loading()) && !(cmd->flags & CMD_LOADING)) {
         reject(c, cmd, "LOADING Redis is loading the dataset in memory");
         return;
     }

@@ -10,6 +10,7 @@
 #include "node/config.h"
 #include "node/config_table.h"
 #include "node/log.h"
+#include "node/persist.h"
 #include "node/server.h"
 #include "node/replication.h"
 #include "node/shard.h"
@@ -339,16 +340,17 @@ static void section_memory(struct text *t) {
 }
 
 static void section_persistence(struct text *t) {
+    struct persist_info p;
+    persist_get_info(&p);
+    text_printf(t, "# Persistence\r\nloading:%d\r\nasync_loading:0\r\n",
+                shard_is_loading() || p.loading ? 1 : 0);
     text_printf(t,
-                "# Persistence\r\n"
-                "loading:%d\r\n"
-                "async_loading:0\r\n"
                 "rdb_changes_since_last_save:%lld\r\n"
-                "rdb_bgsave_in_progress:0\r\n"
+                "rdb_bgsave_in_progress:%d\r\n"
                 "rdb_last_save_time:%lld\r\n"
-                "rdb_last_bgsave_status:ok\r\n"
-                "rdb_last_bgsave_time_sec:-1\r\n"
-                "rdb_current_bgsave_time_sec:-1\r\n"
+                "rdb_last_bgsave_status:%s\r\n"
+                "rdb_last_bgsave_time_sec:%lld\r\n"
+                "rdb_current_bgsave_time_sec:%lld\r\n"
                 "aof_enabled:%d\r\n"
                 "aof_rewrite_in_progress:0\r\n"
                 "aof_rewrite_scheduled:0\r\n"
@@ -356,8 +358,18 @@ static void section_persistence(struct text *t) {
                 "aof_current_rewrite_time_sec:-1\r\n"
                 "aof_last_bgrewrite_status:ok\r\n"
                 "aof_last_write_status:ok\r\n",
-                shard_is_loading() ? 1 : 0, server.dirty, (long long)server.lastsave_s,
+                server.dirty, p.bgsave_in_progress ? 1 : 0, (long long)server.lastsave_s,
+                p.last_bgsave_ok ? "ok" : "err", p.last_bgsave_time_sec, p.current_bgsave_time_sec,
                 cfg.appendonly ? 1 : 0);
+    /* Redis 7.0 adds these at the end of the section while loading. */
+    if (p.loading)
+        text_printf(t,
+                    "loading_start_time:%lld\r\nloading_total_bytes:%lld\r\n"
+                    "loading_loaded_bytes:%lld\r\nloading_loaded_perc:%.2f\r\n",
+                    p.loading_start_time, p.loading_total_bytes, p.loading_loaded_bytes,
+                    p.loading_total_bytes
+                        ? (double)p.loading_loaded_bytes * 100 / (double)p.loading_total_bytes
+                        : 0.0);
 }
 
 static void section_stats(struct text *t) {
@@ -376,6 +388,7 @@ static void section_stats(struct text *t) {
                 "evicted_keys:%llu\r\n"
                 "keyspace_hits:%llu\r\n"
                 "keyspace_misses:%llu\r\n"
+                "latest_fork_usec:%lld\r\n"
                 "unexpected_error_replies:%llu\r\n"
                 "total_error_replies:%llu\r\n",
                 (unsigned long long)s->connections_received,
@@ -384,7 +397,7 @@ static void section_stats(struct text *t) {
                 rate_get(&input_rate) / 1024, rate_get(&output_rate) / 1024,
                 (unsigned long long)s->rejected_connections, (unsigned long long)s->expired_keys,
                 (unsigned long long)s->evicted_keys, (unsigned long long)s->keyspace_hits,
-                (unsigned long long)s->keyspace_misses,
+                (unsigned long long)s->keyspace_misses, persist_latest_fork_usec(),
                 (unsigned long long)s->unexpected_error_replies,
                 (unsigned long long)s->total_error_replies);
 }

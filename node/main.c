@@ -3,6 +3,7 @@
  * daemonizing, the pid file, and the start and exit log lines. */
 #include "node/config.h"
 #include "node/log.h"
+#include "node/persist.h"
 #include "node/server.h"
 #include "node/version.h"
 
@@ -117,7 +118,7 @@ int main(int argc, char **argv) {
                 KEYRAFT_VERSION, KEYRAFT_REDIS_VERSION, (int)(sizeof(long) * 8), (int)getpid());
     log_warning("Configuration loaded");
     config_log_ignored();
-    if (server_init() != 0)
+    if (server_init() != 0 || persist_start_loading() != 0)
         goto err_after_config;
     if (cfg.pidfile[0] != '\0')
         write_pidfile();

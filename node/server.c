@@ -8,9 +8,10 @@
 #include "node/expire.h"
 #include "node/info.h"
 #include "node/log.h"
+#include "node/persist.h"
 #include "node/propose.h"
-#include "node/shard.h"
 #include "node/script.h"
+#include "node/shard.h"
 #include "node/stream_args.h"
 #include "node/tracking.h"
 #include "storage/hash.h"
@@ -106,6 +107,7 @@ static void on_cron(uv_timer_t *timer) {
     int64_t now = server_now_ms();
     server.lru_clock = (uint32_t)((now / 1000) & 0xffffff);
     info_cron();
+    persist_cron();
     expire_active_cycle();
     if (cfg.timeout > 0) {
         struct client *c = server.clients;
@@ -224,7 +226,7 @@ int server_init(void) {
     uv_signal_init(server.loop, &server.sigint);
     uv_signal_start(&server.sigint, on_signal, SIGINT);
     signal(SIGPIPE, SIG_IGN);
-    return 0;
+    return persist_init();
 }
 
 void server_run(void) {

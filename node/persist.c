@@ -1,0 +1,408 @@
+/* Snapshot files of the running server (see persist.h): writing them in the
+ * foreground (SAVE) or from a forked child (BGSAVE, `save` points),
+ * watching the child, and loading the file at startup in steps on the loop.
+ *
+ * A file is written as <dir>/temp-<pid>.rdb, fsynced, renamed over
+ * <dir>/<dbfilename>, and the directory fsynced, so a crash at any point
+ * leaves either the old file or the new one. The child writes the
+ * copy-on-write image fork gave it and touches nothing else: it never runs
+ * the loop, and exits with _exit. What a snapshot contains is
+ * storage/snapshot's business; what the Raft log does with one is raft/'s. */
+#include "node/persist.h"
+
+#include "node/config.h"
+#include "node/log.h"
+#include "node/server.h"
+#include "storage/keyspace.h"
+#include "storage/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed BGSAVE, save points
+ * wait this long before trying again. */
+#define BGSAVE_RETRY_DELAY_S 5
+/* Work per loop turn while loading: the loop answers INFO between turns. */
+#define LOAD_STEP_BYTES (256 * 1024)
+#define LOAD_TURN_US    10000
+
+static struct {
+    pid_t child; /* -1: none */
+    int64_t child_start_ms;
+    long long dirty_at_fork;
+    bool scheduled;
+    bool last_bgsave_ok;
+    long long last_bgsave_time_sec;
+    int64_t last_try_s;
+    long long latest_fork_usec;
+    uv_signal_t sigchld;
+    /* loading */
+    bool loading;
+    struct snapshot_loader *loader;
+    unsigned char *map;
+    size_t map_len;
+    char load_path[4096];
+    int64_t loading_start_s;
+    uv_idle_t load_idle;
+} st = {.child = -1, .last_bgsave_ok = true, .last_bgsave_time_sec = -1};
+
+void persist_params(struct snapshot_params *p) {
+    p->list_fill = (int)cfg.list_max_listpack_size;
+    p->set_max_intset = (size_t)cfg.set_max_intset_entries;
+    p->hash_max_entries = (size_t)cfg.hash_max_listpack_entries;
+    p->hash_max_value = (size_t)cfg.hash_max_listpack_value;
+    p->zset_max_entries = (size_t)cfg.zset_max_listpack_entries;
+    p->zset_max_value = (size_t)cfg.zset_max_listpack_value;
+    p->stream_node_max_bytes = (size_t)cfg.stream_node_max_bytes;
+    p->stream_node_max_entries = (size_t)cfg.stream_node_max_entries;
+}
+
+static void file_path(char *buf, size_t len) {
+    snprintf(buf, len, "%s/%s", cfg.dir, cfg.dbfilename);
+}
+
+/* ---- Writing a file ---- */
+
+static int fd_write(void *arg, const void *buf, size_t len) {
+    int fd = *(int *)arg;
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Writes the whole dataset to <dir>/<dbfilename> atomically. Returns 0, or
+ * -1 after logging why (the temporary file removed). */
+static int write_file(void) {
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof(tmp), "%s/temp-%d.rdb", cfg.dir, (int)getpid());
+    file_path(path, sizeof(path));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        log_warning("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
+                    tmp, cfg.dir, strerror(errno));
+        return -1;
+    }
+    int rc = snapshot_write_dataset(server.dbs, (int)cfg.databases, server_now_ms(), fd_write, &fd);
+    if (rc != SNAPSHOT_OK) {
+        log_warning("Write error saving DB on disk: %s",
+                    rc == SNAPSHOT_EIO ? strerror(errno) : snapshot_strerror(rc));
+        goto err_after_open;
+    }
+    if (fsync(fd) != 0) {
+        log_warning("Write error saving DB on disk: fsync: %s", strerror(errno));
+        goto err_after_open;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        log_warning("Write error saving DB on disk: close: %s", strerror(errno));
+        goto err_after_open;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        log_warning("Error moving temp DB file %s on the final destination %s: %s", tmp, path,
+                    strerror(errno));
+        goto err_after_open;
+    }
+    if (fsync_dir(cfg.dir) != 0)
+        log_warning("Could not fsync the directory %s after saving: %s", cfg.dir, strerror(errno));
+    return 0;
+
+err_after_open:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+/* ---- SAVE and BGSAVE ---- */
+
+int persist_save(void) {
+    if (write_file() != 0)
+        return -1;
+    log_notice("DB saved on disk");
+    server.dirty = 0;
+    server.lastsave_s = server_now_ms() / 1000;
+    st.last_bgsave_ok = true;
+    return 0;
+}
+
+bool persist_bgsave_in_progress(void) {
+    return st.child != -1;
+}
+
+void persist_schedule_bgsave(void) {
+    st.scheduled = true;
+}
+
+int persist_bgsave(void) {
+    st.last_try_s = server_now_ms() / 1000;
+    uint64_t start_us = server_monotonic_us();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child: default signal dispositions (the loop's handlers would
+         * only write to a pipe nobody reads), write, and leave. */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        log_set_role('C');
+        int rc = write_file();
+        if (rc == 0)
+            log_notice("DB saved on disk");
+        _exit(rc == 0 ? 0 : 1);
+    }
+    st.latest_fork_usec = (long long)(server_monotonic_us() - start_us);
+    if (pid < 0) {
+        st.last_bgsave_ok = false;
+        log_warning("Can't save in background: fork: %s", strerror(errno));
+        return -1;
+    }
+    log_notice("Background saving started by pid %d (fork took %lld us)", (int)pid,
+               st.latest_fork_usec);
+    st.child = pid;
+    st.child_start_ms = server_now_ms();
+    st.dirty_at_fork = server.dirty;
+    return 0;
+}
+
+/* Collects a finished child, if any, and records how it went. */
+static void reap_child(void) {
+    if (st.child == -1)
+        return;
+    int status;
+    pid_t pid = waitpid(st.child, &status, WNOHANG);
+    if (pid == 0 || (pid < 0 && errno == EINTR))
+        return;
+    bool ok = pid == st.child && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (ok) {
+        log_notice("Background saving terminated with success");
+        server.dirty -= st.dirty_at_fork;
+        server.lastsave_s = server_now_ms() / 1000;
+    } else if (pid == st.child && WIFSIGNALED(status)) {
+        log_warning("Background saving terminated by signal %d", WTERMSIG(status));
+    } else {
+        log_warning("Background saving error");
+    }
+    if (!ok) {
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s/temp-%d.rdb", cfg.dir, (int)st.child);
+        unlink(tmp);
+    }
+    st.last_bgsave_ok = ok;
+    st.last_bgsave_time_sec = (server_now_ms() - st.child_start_ms) / 1000;
+    st.child = -1;
+}
+
+static void on_sigchld(uv_signal_t *handle, int signum) {
+    (void)handle;
+    (void)signum;
+    reap_child();
+}
+
+int persist_init(void) {
+    uv_signal_init(server.loop, &st.sigchld);
+    if (uv_signal_start(&st.sigchld, on_sigchld, SIGCHLD) != 0)
+        return -1;
+    /* The watcher must not keep the loop alive on its own. */
+    uv_unref((uv_handle_t *)&st.sigchld);
+    return 0;
+}
+
+void persist_cron(void) {
+    reap_child();
+    if (st.child != -1 || st.loading)
+        return;
+    if (st.scheduled) {
+        st.scheduled = false;
+        persist_bgsave();
+        return;
+    }
+    int64_t now_s = server_now_ms() / 1000;
+    for (int i = 0; i < cfg.save_count; i++) {
+        const struct save_point *sp = &cfg.save[i];
+        /* Redis 7.0 serverCron: enough changes, strictly more seconds, and
+         * no failed attempt in the last few seconds. */
+        if (server.dirty >= sp->changes && now_s - server.lastsave_s > sp->seconds &&
+            (now_s - st.last_try_s > BGSAVE_RETRY_DELAY_S || st.last_bgsave_ok)) {
+            log_notice("%lld changes in %lld seconds. Saving...", sp->changes, sp->seconds);
+            persist_bgsave();
+            return;
+        }
+    }
+}
+
+/* ---- Loading ---- */
+
+bool persist_is_loading(void) {
+    return st.loading;
+}
+
+/* Maps 'path' read-only. Returns 0, 1 when the file does not exist, or -1
+ * with the reason in 'err'. An empty file maps to no memory. */
+static int map_file(const char *path, unsigned char **map, size_t *len, char *err, size_t errlen) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        snprintf(err, errlen, "can't open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        snprintf(err, errlen, "can't stat %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *len = (size_t)sb.st_size;
+    *map = NULL;
+    if (*len > 0) {
+        void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            snprintf(err, errlen, "can't map %s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        *map = p;
+    }
+    close(fd);
+    return 0;
+}
+
+int persist_load_file(const char *path, struct keyspace **dbs, int ndbs, char *err, size_t errlen) {
+    unsigned char *map;
+    size_t len;
+    int rc = map_file(path, &map, &len, err, errlen);
+    if (rc != 0) {
+        if (rc == 1)
+            snprintf(err, errlen, "%s does not exist", path);
+        return -1;
+    }
+    struct snapshot_params params;
+    persist_params(&params);
+    struct snapshot_error serr;
+    rc = snapshot_load(map, len, ndbs, &params, dbs, &serr);
+    if (rc != SNAPSHOT_OK)
+        snprintf(err, errlen, "%s: %s (%s)", path, serr.msg, snapshot_strerror(rc));
+    if (map != NULL)
+        munmap(map, len);
+    return rc == SNAPSHOT_OK ? 0 : -1;
+}
+
+static void finish_loading(void) {
+    uv_idle_stop(&st.load_idle);
+    uv_close((uv_handle_t *)&st.load_idle, NULL);
+    snapshot_loader_free(st.loader);
+    st.loader = NULL;
+    if (st.map != NULL)
+        munmap(st.map, st.map_len);
+    st.map = NULL;
+    st.loading = false;
+}
+
+static void on_load_turn(uv_idle_t *handle) {
+    (void)handle;
+    uint64_t start = server_monotonic_us();
+    struct snapshot_error err;
+    int rc;
+    do {
+        rc = snapshot_loader_step(st.loader, LOAD_STEP_BYTES, &err);
+    } while (rc == SNAPSHOT_AGAIN && server_monotonic_us() - start < LOAD_TURN_US);
+    if (rc == SNAPSHOT_AGAIN)
+        return;
+    if (rc != SNAPSHOT_OK) {
+        log_warning("Fatal error loading the DB file %s: %s (%s). Exiting.", st.load_path, err.msg,
+                    snapshot_strerror(rc));
+        finish_loading();
+        server_request_shutdown(1);
+        return;
+    }
+    /* Complete: the new keyspaces replace the (empty) live ones. */
+    struct keyspace **loaded = calloc((size_t)cfg.databases, sizeof(*loaded));
+    if (loaded == NULL) {
+        log_warning("Fatal error loading the DB file %s: out of memory. Exiting.", st.load_path);
+        finish_loading();
+        server_request_shutdown(1);
+        return;
+    }
+    snapshot_loader_take(st.loader, loaded);
+    uint64_t keys = snapshot_loader_keys(st.loader);
+    for (long long i = 0; i < cfg.databases; i++) {
+        keyspace_free(server.dbs[i]);
+        server.dbs[i] = loaded[i];
+    }
+    free(loaded);
+    finish_loading();
+    log_notice("DB loaded from disk: %.3f seconds, %llu keys",
+               (double)(server_now_ms() / 1000 - st.loading_start_s), (unsigned long long)keys);
+}
+
+int persist_start_loading(void) {
+    if (cfg.appendonly)
+        return 0;
+    file_path(st.load_path, sizeof(st.load_path));
+    char err[4400];
+    int rc = map_file(st.load_path, &st.map, &st.map_len, err, sizeof(err));
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        log_warning("Fatal error loading the DB: %s. Exiting.", err);
+        return -1;
+    }
+    struct snapshot_params params;
+    persist_params(&params);
+    st.loader = snapshot_loader_new(st.map, st.map_len, (int)cfg.databases, &params);
+    if (st.loader == NULL) {
+        log_warning("Fatal error loading the DB file %s: out of memory. Exiting.", st.load_path);
+        if (st.map != NULL)
+            munmap(st.map, st.map_len);
+        st.map = NULL;
+        return -1;
+    }
+    st.loading = true;
+    st.loading_start_s = server_now_ms() / 1000;
+    uv_idle_init(server.loop, &st.load_idle);
+    uv_idle_start(&st.load_idle, on_load_turn);
+    log_notice("Loading the DB file %s (%zu bytes)", st.load_path, st.map_len);
+    return 0;
+}
+
+void persist_get_info(struct persist_info *info) {
+    info->loading = st.loading;
+    info->bgsave_in_progress = st.child != -1;
+    info->last_bgsave_ok = st.last_bgsave_ok;
+    info->last_bgsave_time_sec = st.last_bgsave_time_sec;
+    info->current_bgsave_time_sec =
+        st.child != -1 ? (server_now_ms() - st.child_start_ms) / 1000 : -1;
+    info->loading_start_time = st.loading_start_s;
+    info->loading_total_bytes = (long long)st.map_len;
+    info->loading_loaded_bytes =
+        st.loader != NULL ? (long long)snapshot_loader_offset(st.loader) : 0;
+}
+
+long long persist_latest_fork_usec(void) {
+    return st.latest_fork_usec;
+}

@@ -1,0 +1,63 @@
+/* Snapshots of the running server on disk: SAVE, BGSAVE from a forked
+ * child, `save <secs> <changes>` points, and loading <dir>/<dbfilename> at
+ * startup. The format is storage/snapshot's; this module owns the files,
+ * the child process and the statistics INFO persistence reports.
+ *
+ * Loading builds fresh keyspaces (never touching live ones) and swaps them
+ * in when complete, in steps on the event loop so INFO answers "loading:1"
+ * meanwhile. With `appendonly yes` the Raft log is the source of truth and
+ * the dump file is not loaded here. */
+#ifndef KR_NODE_PERSIST_H
+#define KR_NODE_PERSIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct keyspace;
+struct snapshot_params;
+
+/* The encoding thresholds of the current configuration, for decoders. */
+void persist_params(struct snapshot_params *p);
+
+/* Sets up the child watcher. Call once the loop exists. */
+int persist_init(void);
+/* Starts loading <dir>/<dbfilename> if it exists (and appendonly is off).
+ * Returns 0 (loading, or nothing to load) or -1 after logging why. A file
+ * that turns out damaged while loading stops the server with exit code 1
+ * and a log line naming the file. */
+int persist_start_loading(void);
+bool persist_is_loading(void);
+
+/* Reads the snapshot file 'path' into 'ndbs' new keyspaces ('dbs'), in one
+ * go: the reusable load (Raft snapshot install, tools). Returns 0, or -1
+ * with the reason in 'err' (file, offset, field). Nothing live is touched. */
+int persist_load_file(const char *path, struct keyspace **dbs, int ndbs, char *err, size_t errlen);
+
+/* SAVE: writes the snapshot file in the foreground. Returns 0, or -1 after
+ * logging why. */
+int persist_save(void);
+/* BGSAVE: forks a child that writes the snapshot file. Returns 0 when the
+ * child started, -1 when the fork failed (logged). */
+int persist_bgsave(void);
+bool persist_bgsave_in_progress(void);
+/* BGSAVE SCHEDULE while a child runs: start one as soon as it ends. */
+void persist_schedule_bgsave(void);
+/* Called by the server cron: reaps a finished child, runs a scheduled
+ * BGSAVE, and checks the `save` points. */
+void persist_cron(void);
+
+/* What INFO persistence / stats report. */
+struct persist_info {
+    bool loading;
+    bool bgsave_in_progress;
+    bool last_bgsave_ok;
+    long long last_bgsave_time_sec;    /* -1: none yet */
+    long long current_bgsave_time_sec; /* -1: none running */
+    long long loading_start_time, loading_loaded_bytes, loading_total_bytes;
+};
+void persist_get_info(struct persist_info *info);
+/* How long the last fork took (INFO stats latest_fork_usec). */
+long long persist_latest_fork_usec(void);
+
+#endif
