@@ -9,6 +9,7 @@
 #include "node/command.h"
 #include "node/exec.h"
 #include "node/log.h"
+#include "node/script.h"
 #include "node/server.h"
 #include "node/shard.h"
 #include "raft/entry.h"
@@ -97,6 +98,43 @@ static struct batch *new_batch(void) {
     return b;
 }
 
+/* Appends ctx's command to the entry being built. EVALSHA goes into the log
+ * as EVAL with the script's source: a member replaying the log, or a
+ * follower, may not have the script cached. Returns 0, or -1 after
+ * replying with an error. */
+static int log_command(struct exec_ctx *ctx, struct entry_writer *w) {
+    if (strcmp(ctx->cmd->fullname, "evalsha") != 0) {
+        if (entry_writer_add(w, ctx->dbid, ctx->argc, ctx->argv, ctx->argvlen) == 0)
+            return 0;
+        exec_reply_oom(ctx);
+        return -1;
+    }
+    size_t body_len;
+    const char *body = script_cache_body(ctx->argv[1], ctx->argvlen[1], &body_len);
+    if (body == NULL) {
+        /* Decided here, so no member runs a script the leader lacks. */
+        resp_add_error(ctx->out, "NOSCRIPT No matching script. Please use EVAL.");
+        return -1;
+    }
+    char **argv = malloc((size_t)ctx->argc * sizeof(*argv));
+    size_t *argvlen = malloc((size_t)ctx->argc * sizeof(*argvlen));
+    int rc = -1;
+    if (argv != NULL && argvlen != NULL) {
+        memcpy(argv, ctx->argv, (size_t)ctx->argc * sizeof(*argv));
+        memcpy(argvlen, ctx->argvlen, (size_t)ctx->argc * sizeof(*argvlen));
+        argv[0] = "EVAL";
+        argvlen[0] = 4;
+        argv[1] = (char *)body;
+        argvlen[1] = body_len;
+        rc = entry_writer_add(w, ctx->dbid, ctx->argc, argv, argvlen);
+    }
+    free(argv);
+    free(argvlen);
+    if (rc != 0)
+        exec_reply_oom(ctx);
+    return rc == 0 ? 0 : -1;
+}
+
 void propose_write(struct exec_ctx *ctx) {
     struct group *g = shard_group();
     if (g == NULL) {
@@ -107,27 +145,28 @@ void propose_write(struct exec_ctx *ctx) {
         resp_add_error(ctx->out, "READONLY You can't write against a read only replica.");
         return;
     }
-    if (filling == NULL && (filling = new_batch()) == NULL)
-        goto oom;
+    if (filling == NULL && (filling = new_batch()) == NULL) {
+        exec_reply_oom(ctx);
+        return;
+    }
     struct batch *b = filling;
     if (b->count == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
         struct client **clients = realloc(b->clients, cap * sizeof(*clients));
-        if (clients == NULL)
-            goto oom;
+        if (clients == NULL) {
+            exec_reply_oom(ctx);
+            return;
+        }
         b->clients = clients;
         b->cap = cap;
     }
-    if (entry_writer_add(b->writer, ctx->dbid, ctx->argc, ctx->argv, ctx->argvlen) != 0)
-        goto oom;
+    if (log_command(ctx, b->writer) != 0)
+        return; /* replied */
     b->clients[b->count++] = ctx->client;
     if (ctx->client != NULL) {
         ctx->client->flags |= CLIENT_COMMIT_WAIT;
         ctx->client->pending_commits++;
     }
-    return;
-oom:
-    resp_add_error(ctx->out, "OOM command not allowed when used memory > 'maxmemory'.");
 }
 
 static void on_committed(void *arg, int status, void *result) {
@@ -150,7 +189,7 @@ void propose_flush(void) {
     int rc = entry_writer_finish(b->writer, &buf, &len);
     b->writer = NULL;
     if (rc != ENTRY_OK) {
-        finish(b, "OOM command not allowed when used memory > 'maxmemory'.");
+        finish(b, "OOM command not allowed when used memory > 'maxmemory'."); /* no ctx here */
         return;
     }
     rc = group_propose(shard_group(), buf, len, on_committed, b);

@@ -60,6 +60,7 @@ static struct {
     int errh_ref;        /* the message handler for pcall */
     int cache_ref;       /* EVAL cache: sha -> function */
     int cache_flags_ref; /* EVAL cache: sha -> flags */
+    int cache_body_ref;  /* EVAL cache: sha -> source (to log EVALSHA as EVAL) */
     int load_env_ref;    /* the globals while FUNCTION LOAD runs code, or LUA_NOREF */
     int empty_meta_ref;  /* what getmetatable() returns for a protected table */
     size_t cache_count;
@@ -1087,6 +1088,10 @@ int script_cache_add(const char *body, size_t len, char sha[41], unsigned *flags
     lua_pushinteger(L, (lua_Integer)*flags);
     lua_setfield(L, -2, sha);
     lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, engine.cache_body_ref);
+    lua_pushlstring(L, body, len);
+    lua_setfield(L, -2, sha);
+    lua_pop(L, 1);
     engine.cache_count++;
     if (!push)
         lua_pop(L, 1);
@@ -1099,8 +1104,24 @@ void script_cache_flush(void) {
     lua_rawseti(L, LUA_REGISTRYINDEX, engine.cache_ref);
     lua_newtable(L);
     lua_rawseti(L, LUA_REGISTRYINDEX, engine.cache_flags_ref);
+    lua_newtable(L);
+    lua_rawseti(L, LUA_REGISTRYINDEX, engine.cache_body_ref);
     engine.cache_count = 0;
     lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
+const char *script_cache_body(const char *sha, size_t len, size_t *body_len) {
+    if (len != 40)
+        return NULL;
+    char key[41];
+    lowercase_sha(key, sha, len);
+    lua_State *L = engine.L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, engine.cache_body_ref);
+    lua_getfield(L, -1, key);
+    /* The string stays referenced by the cache table after the pops. */
+    const char *body = lua_tolstring(L, -1, body_len);
+    lua_pop(L, 2);
+    return body;
 }
 
 size_t script_cache_count(void) {
@@ -1199,6 +1220,7 @@ static int build_sandbox(lua_State *L) {
     engine.errh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     engine.cache_ref = new_ref_table(L, NULL);
     engine.cache_flags_ref = new_ref_table(L, NULL);
+    engine.cache_body_ref = new_ref_table(L, NULL);
     return 0;
 }
 

@@ -95,6 +95,9 @@ int script_cache_add(const char *body, size_t len, char sha[41], unsigned *flags
  * true, or returns false. */
 bool script_cache_find(const char *sha, size_t len, unsigned *flags);
 bool script_cache_exists(const char *sha, size_t len);
+/* The source of cached script 'sha' (borrowed until the cache is flushed),
+ * or NULL. */
+const char *script_cache_body(const char *sha, size_t len, size_t *body_len);
 void script_cache_flush(void);
 size_t script_cache_count(void);
 

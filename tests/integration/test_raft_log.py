@@ -5,6 +5,7 @@ and expiry work when writes apply on commit."""
 import signal
 import threading
 
+import pytest
 import redis
 
 from harness import KEYRAFT, Server, wait_until
@@ -129,5 +130,28 @@ def test_blocking_pop_and_expiry_through_the_log():
         wait_until(lambda: r.dbsize() == 0, what="active expiry")
         r2 = restart(s, signal.SIGKILL)
         assert r2.dbsize() == 0
+    finally:
+        s.cleanup()
+
+
+def test_evalsha_and_transactions_replay_after_kill():
+    s = start()
+    try:
+        r = s.client()
+        sha = r.script_load("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        for _ in range(5):
+            r.evalsha(sha, 1, "counted", 3)
+        pipe = r.pipeline(transaction=True)
+        pipe.set("tx:a", "1").incr("tx:n").rpush("tx:l", "x", "y")
+        assert pipe.execute() == [True, 1, 2]
+        with pytest.raises(redis.exceptions.NoScriptError):
+            r.evalsha("0" * 40, 0)
+        r2 = restart(s, signal.SIGKILL)
+        assert r2.get("counted") == b"15"
+        assert r2.get("tx:a") == b"1" and r2.get("tx:n") == b"1"
+        assert r2.lrange("tx:l", 0, -1) == [b"x", b"y"]
+        # Replaying the logged EVALs caches the script again, as AOF replay does.
+        assert r2.script_exists(sha) == [True]
+        assert r2.evalsha(sha, 1, "counted", 1) == 16
     finally:
         s.cleanup()
