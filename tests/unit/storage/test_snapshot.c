@@ -354,6 +354,8 @@ struct buf {
 
 static int buf_write(void *arg, const void *data, size_t len) {
     struct buf *b = arg;
+    if (len == 0)
+        return 0;
     if (b->len + len > b->cap) {
         b->cap = (b->len + len) * 2 + 64;
         b->p = realloc(b->p, b->cap);
