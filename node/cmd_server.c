@@ -6,6 +6,7 @@
 #include "node/exec.h"
 #include "node/info.h"
 #include "node/log.h"
+#include "node/persist.h"
 #include "node/multi.h"
 #include "node/server.h"
 #include "node/tracking.h"
@@ -82,9 +83,10 @@ void cmd_lastsave(struct exec_ctx *ctx) {
 /* ---- SHUTDOWN ---- */
 
 /* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] (Redis 7.0 shutdownCommand).
- * keyraft's data is in the Raft log, so there is no save step to skip or
- * wait for: NOSAVE, SAVE, NOW and FORCE only have to parse, and ABORT never
- * finds a shutdown in progress. On success nothing is replied: the process
+ * NOSAVE and SAVE decide whether a final snapshot file is written at exit
+ * (node/persist.c: by default when `save` points are configured, as Redis);
+ * there are no replicas to wait for, so NOW and FORCE only have to parse,
+ * and ABORT never finds a shutdown in progress. On success nothing is replied: the process
  * stops and the connection closes, as with Redis. */
 void cmd_shutdown(struct exec_ctx *ctx) {
     bool nosave = false, save = false, other = false, abort_shutdown = false;
@@ -111,6 +113,9 @@ void cmd_shutdown(struct exec_ctx *ctx) {
         return;
     }
     log_warning("User requested shutdown...");
+    persist_set_shutdown_save(nosave ? PERSIST_SHUTDOWN_NOSAVE
+                              : save ? PERSIST_SHUTDOWN_SAVE
+                                     : PERSIST_SHUTDOWN_DEFAULT);
     server_request_shutdown(0);
     /* Run nothing more from this connection's pipeline. */
     if (ctx->client != NULL)

@@ -126,6 +126,8 @@ int main(int argc, char **argv) {
     log_notice("Server initialized");
     log_notice("Ready to accept connections tcp");
     server_run();
+    if (persist_shutdown() != 0)
+        server.exit_code = 1;
     log_warning("User requested shutdown...");
     if (cfg.pidfile[0] != '\0') {
         log_notice("Removing the pid file.");

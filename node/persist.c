@@ -52,6 +52,8 @@ static struct {
     char load_path[4096];
     int64_t loading_start_s;
     uv_idle_t load_idle;
+    bool load_failed;
+    enum persist_shutdown_save shutdown_save;
 } st = {.child = -1, .last_bgsave_ok = true, .last_bgsave_time_sec = -1};
 
 void persist_params(struct snapshot_params *p) {
@@ -255,6 +257,37 @@ void persist_cron(void) {
     }
 }
 
+/* ---- Shutdown ---- */
+
+void persist_set_shutdown_save(enum persist_shutdown_save mode) {
+    st.shutdown_save = mode;
+}
+
+int persist_shutdown(void) {
+    if (st.child != -1) {
+        /* Redis kills its saving child with SIGUSR1 and removes its file. */
+        log_warning("There is a child saving an .rdb. Killing it!");
+        kill(st.child, SIGUSR1);
+        int status;
+        while (waitpid(st.child, &status, 0) < 0 && errno == EINTR)
+            ;
+        char tmp[4200];
+        snprintf(tmp, sizeof(tmp), "%s/temp-%d.rdb", cfg.dir, (int)st.child);
+        unlink(tmp);
+        st.child = -1;
+    }
+    bool save = st.shutdown_save == PERSIST_SHUTDOWN_SAVE ||
+                (st.shutdown_save == PERSIST_SHUTDOWN_DEFAULT && cfg.save_count > 0);
+    if (!save || cfg.appendonly || st.loading || st.load_failed)
+        return 0;
+    log_notice("Saving the final RDB snapshot before exiting.");
+    if (persist_save() != 0) {
+        log_warning("Error trying to save the DB, can't exit.");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- Loading ---- */
 
 bool persist_is_loading(void) {
@@ -336,6 +369,7 @@ static void on_load_turn(uv_idle_t *handle) {
     if (rc != SNAPSHOT_OK) {
         log_warning("Fatal error loading the DB file %s: %s (%s). Exiting.", st.load_path, err.msg,
                     snapshot_strerror(rc));
+        st.load_failed = true;
         finish_loading();
         server_request_shutdown(1);
         return;
@@ -344,6 +378,7 @@ static void on_load_turn(uv_idle_t *handle) {
     struct keyspace **loaded = calloc((size_t)cfg.databases, sizeof(*loaded));
     if (loaded == NULL) {
         log_warning("Fatal error loading the DB file %s: out of memory. Exiting.", st.load_path);
+        st.load_failed = true;
         finish_loading();
         server_request_shutdown(1);
         return;

@@ -47,6 +47,19 @@ void persist_schedule_bgsave(void);
  * BGSAVE, and checks the `save` points. */
 void persist_cron(void);
 
+/* How the coming shutdown treats the snapshot file (SHUTDOWN [NOSAVE|SAVE]). */
+enum persist_shutdown_save {
+    PERSIST_SHUTDOWN_DEFAULT, /* save if `save` points are configured */
+    PERSIST_SHUTDOWN_NOSAVE,
+    PERSIST_SHUTDOWN_SAVE,
+};
+void persist_set_shutdown_save(enum persist_shutdown_save mode);
+/* At exit: stops a running child (removing its temporary file), then, as
+ * Redis does, writes a final snapshot when asked to or when `save` points
+ * are configured, unless appendonly is on or the dataset never finished
+ * loading. Returns 0, or -1 when the final save failed (logged). */
+int persist_shutdown(void);
+
 /* What INFO persistence / stats report. */
 struct persist_info {
     bool loading;

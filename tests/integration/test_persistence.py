@@ -337,3 +337,44 @@ def test_fork_pause():
         assert fork_us < 1_000_000
     finally:
         s.cleanup()
+
+
+def test_shutdown_saves_with_save_points():
+    s = Server(args=["--save", "3600 1"]).start()
+    try:
+        r = s.client()
+        r.set("k", "v")
+        assert s.stop() == 0  # SIGTERM: a final snapshot, as Redis
+        assert "Saving the final RDB snapshot before exiting." in s.read_log()
+        s2 = Server(args=["--dir", s.dir, "--save", "3600 1"]).start()
+        try:
+            r2 = s2.client()
+            wait_until(lambda: r2.info("persistence")["loading"] == 0, what="loading")
+            assert r2.get("k") == b"v"
+            r2.set("k", "changed")
+            try:
+                r2.shutdown(nosave=True)
+            except Exception:
+                pass  # the connection closes
+            assert s2.proc.wait(10) == 0
+        finally:
+            s2.cleanup()
+        s3 = Server(args=["--dir", s.dir]).start()
+        try:
+            r3 = s3.client()
+            wait_until(lambda: r3.info("persistence")["loading"] == 0, what="loading")
+            assert r3.get("k") == b"v"  # NOSAVE kept the older file
+        finally:
+            s3.cleanup()
+    finally:
+        s.cleanup()
+
+
+def test_no_save_points_no_final_save():
+    s = Server().start()
+    try:
+        s.client().set("k", "v")
+        assert s.stop() == 0
+        assert not os.path.exists(dump_path(s))
+    finally:
+        s.cleanup()
