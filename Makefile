@@ -43,8 +43,9 @@ sanitize:
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 	KEYRAFT_SERVER=$(abspath build-asan)/keyraft-server $(PYTEST) -q tests/integration
 
+# `make bench BENCH_ARGS="--quick strings"`; tools/bench.sh --help lists the sections.
 bench: build
-	tools/bench.sh
+	KEYRAFT_SERVER=$(abspath $(BUILD))/keyraft-server tools/bench.sh $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,24 +1,77 @@
 #!/usr/bin/env bash
 # Benchmarks keyraft-server against redis-server 7.0 on this machine and
-# prints keyraft/redis ratios (higher is better for keyraft).
+# prints keyraft/redis ratios, one section per workload (see --help).
 #
-# 1. Throughput: redis-benchmark -c CLIENTS for each pipeline depth in
-#    PIPELINES, tests TESTS. Both servers run side by side with persistence
-#    off; every round runs both (alternating which goes first) so background
-#    load on the machine hits both alike. Reported: the median over ROUNDS
-#    of requests per second, and of the server's CPU time per request (from
-#    /proc/<pid>/task/*/schedstat), which other load on a busy machine
-#    disturbs far less than throughput.
-# 2. Memory: KEYS distinct small string keys (SET key:<i> xxx, loaded with
-#    redis-cli --pipe) into a fresh server of each kind; reported per key as
-#    used_memory (INFO memory) growth, or VmRSS growth for both when keyraft
-#    has no used_memory.
+# Throughput sections run redis-benchmark -c CLIENTS at each pipeline depth
+# in PIPELINES against both servers, side by side with persistence off.
+# Every round runs both, alternating which goes first, so background load on
+# the machine hits both alike. Reported per case: the median over ROUNDS of
+# requests per second, and of the server's CPU time per request (from
+# /proc/<pid>/task/*/schedstat), which other load on a busy machine disturbs
+# far less than throughput.
 #
-# Usage: tools/bench.sh            (from the repository root; `make bench`)
-# Environment: KEYRAFT_SERVER REDIS_SERVER ROUNDS REQUESTS CLIENTS PIPELINES
-#              TESTS KEYS
+# Memory sections load a data set with a pipelined generator (awk writing
+# RESP, fed through redis-cli --pipe) into a fresh server of each kind and
+# report the growth of used_memory (INFO memory) per key, and of VmRSS.
+#
+# Every server and subscriber runs on 127.0.0.1 on a free port and is killed
+# by PID on exit; every wait is bounded.
 set -euo pipefail
 
+ALL_SECTIONS="strings collections collection-memory scripting pubsub string-memory"
+
+usage() {
+    cat <<EOF
+Usage: tools/bench.sh [--quick] [SECTION...]   (from the repository root; \`make bench\`)
+
+Runs the named sections (default: all) and prints keyraft/redis ratios.
+
+Sections:
+  strings            redis-benchmark -t ping_mbulk,set,get,incr,mset
+  collections        issue 3: -t lpush,rpop,sadd,hset,zadd and LRANGE_100
+                     (-r KEYSPACE; LRANGE_100 is the command -t lrange_100
+                     sends, LRANGE mylist 0 99, on a list of 100 items filled
+                     beforehand, so its CPU time excludes -t lrange_100's own
+                     LPUSH fill)
+  collection-memory  issue 3: used_memory growth for COLL_KEYS hashes of 10
+                     fields, sorted sets of 10 members and lists of 10 items
+  scripting          issue 4: EVALSHA of a script doing one GET and one SET
+                     (key:__rand_int__, -r KEYSPACE), after SCRIPT LOAD
+  pubsub             issue 4: PUBLISH to a channel with SUBSCRIBERS redis-cli
+                     subscribers per server (PUB_REQUESTS per run; delivery
+                     is checked by counting the subscribers' output lines)
+  string-memory      used_memory growth for KEYS keys (SET key:<i> xxx)
+
+Options:
+  --quick   a short run: ROUNDS=1 REQUESTS=20000 KEYS=100000 COLL_KEYS=20000
+            (environment settings still win)
+  --help    this text
+
+Environment: KEYRAFT_SERVER (default build/keyraft-server) REDIS_SERVER ROUNDS
+  REQUESTS CLIENTS PIPELINES KEYSPACE PUB_REQUESTS SUBSCRIBERS KEYS COLL_KEYS
+  RUN_TIMEOUT (seconds allowed to one redis-benchmark or load run)
+EOF
+}
+
+QUICK=0
+SECTIONS=()
+for arg in "$@"; do
+    case $arg in
+    --help | -h) usage; exit 0 ;;
+    --quick) QUICK=1 ;;
+    -*) echo "bench: unknown option $arg (see --help)" >&2; exit 2 ;;
+    *)
+        [[ " $ALL_SECTIONS " == *" $arg "* ]] ||
+            { echo "bench: unknown section $arg (see --help)" >&2; exit 2; }
+        SECTIONS+=("$arg")
+        ;;
+    esac
+done
+[ ${#SECTIONS[@]} -gt 0 ] || read -r -a SECTIONS <<<"$ALL_SECTIONS"
+
+if [ "$QUICK" = 1 ]; then
+    : "${ROUNDS:=1}" "${REQUESTS:=20000}" "${KEYS:=100000}" "${COLL_KEYS:=20000}"
+fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KEYRAFT=${KEYRAFT_SERVER:-$ROOT/build/keyraft-server}
 REDIS=${REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
@@ -26,10 +79,14 @@ ROUNDS=${ROUNDS:-3}
 REQUESTS=${REQUESTS:-100000}
 CLIENTS=${CLIENTS:-50}
 PIPELINES=${PIPELINES:-"1 16"}
-TESTS=${TESTS:-ping_mbulk,set,get,incr,mset}
+KEYSPACE=${KEYSPACE:-100000}
+PUB_REQUESTS=${PUB_REQUESTS:-$REQUESTS}
+SUBSCRIBERS=${SUBSCRIBERS:-10}
 KEYS=${KEYS:-1000000}
+COLL_KEYS=${COLL_KEYS:-100000}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 
-for tool in redis-benchmark redis-cli python3; do
+for tool in redis-benchmark redis-cli python3 timeout; do
     command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 1; }
 done
 [ -x "$KEYRAFT" ] || { echo "bench: no keyraft-server at $KEYRAFT (make build)" >&2; exit 1; }
@@ -46,7 +103,10 @@ cleanup() {
     done
     rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- Servers ----
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -82,32 +142,41 @@ stop_server() {
     wait "$1" 2>/dev/null || true
 }
 
-# ---- Throughput ----
+# The throughput sections share one server of each kind, started on first use.
+declare -A PORT PID
+ensure_servers() {
+    [ -n "${PID[keyraft]:-}" ] && return 0
+    local kind
+    for kind in keyraft redis; do
+        PORT[$kind]=$(free_port)
+        start_server "$kind" "${PORT[$kind]}"
+        PID[$kind]=$STARTED_PID
+    done
+    echo "keyraft: $KEYRAFT (pid ${PID[keyraft]}, port ${PORT[keyraft]})"
+    echo "redis:   $("$REDIS" --version | head -1) (pid ${PID[redis]}, port ${PORT[redis]})"
+    echo
+}
 
-KR_PORT=$(free_port)
-start_server keyraft "$KR_PORT"
-KR_PID=$STARTED_PID
-RD_PORT=$(free_port)
-start_server redis "$RD_PORT"
-RD_PID=$STARTED_PID
+# cli <kind> <args...>: redis-cli against the shared server of that kind.
+cli() {
+    local kind=$1
+    shift
+    timeout 10 redis-cli -p "${PORT[$kind]}" "$@"
+}
 
 # redis-benchmark counts error replies as answers: make sure keyraft really
-# implements what is measured.
-for probe in "SET bench:probe 1" "GET bench:probe" "INCR bench:probe" "MSET bench:a 1 bench:b 2"; do
-    # shellcheck disable=SC2086
-    reply=$(redis-cli -p "$KR_PORT" $probe 2>&1)
+# implements what is measured. probe <command...> runs it on keyraft once.
+probe() {
+    local reply
+    reply=$(cli keyraft "$@" 2>&1 | head -1)
     case $reply in
-    ERR* | *"unknown command"*)
-        echo "bench: warning: keyraft answers '$probe' with '$reply'; its numbers count errors" >&2
+    ERR* | NOSCRIPT* | WRONGTYPE* | *"unknown command"*)
+        echo "bench: warning: keyraft answers '$*' with '$reply'; its numbers count errors" >&2
         ;;
     esac
-done
-redis-cli -p "$KR_PORT" DEL bench:probe bench:a bench:b >/dev/null
+}
 
-echo "keyraft: $KEYRAFT (pid $KR_PID, port $KR_PORT)"
-echo "redis:   $("$REDIS" --version | head -1) (pid $RD_PID, port $RD_PORT)"
-echo "redis-benchmark -c $CLIENTS -n $REQUESTS (x P) -t $TESTS, $ROUNDS rounds, alternating"
-echo
+# ---- Throughput ----
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
@@ -115,43 +184,55 @@ cpu_ns() { # <pid>: CPU time the process has used, all threads, in ns
     cat /proc/"$1"/task/*/schedstat | awk '{ sum += $1 } END { printf "%.0f", sum }'
 }
 
-run_benchmark() { # <kind> <port> <pid> <pipeline> <round>
-    local n=$((REQUESTS * $4)) test before after
-    [ "$4" -gt 16 ] && n=$((REQUESTS * 16))
-    for test in ${TESTS//,/ }; do
-        before=$(cpu_ns "$3")
-        redis-benchmark -h 127.0.0.1 -p "$2" -c "$CLIENTS" -n "$n" -P "$4" -t "$test" --csv -q \
-            2>/dev/null | tail -n +2 | tr -d '"' |
-            awk -F, -v kind="$1" -v p="$4" -v round="$5" \
-                '{ sub(/ \(.*/, "", $1); printf "%s %s %s %s %s ", p, $1, kind, round, $2 }' \
-                >>"$RESULTS"
-        after=$(cpu_ns "$3")
-        echo $(((after - before) / n)) >>"$RESULTS"
+# measure <section> <label> <kind> <pipeline> <round> <requests> <redis-benchmark args...>:
+# runs one redis-benchmark and appends "section P label kind round rps cpu_ns/request".
+measure() {
+    local section=$1 label=$2 kind=$3 p=$4 round=$5 n=$6 before after rps
+    shift 6
+    before=$(cpu_ns "${PID[$kind]}")
+    rps=$(timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "${PORT[$kind]}" \
+        -c "$CLIENTS" -n "$n" -P "$p" --csv -q "$@" 2>/dev/null |
+        sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p') || true
+    after=$(cpu_ns "${PID[$kind]}")
+    if [ -z "$rps" ]; then
+        echo "bench: redis-benchmark $* against $kind gave no result" >&2
+        rps=0
+    fi
+    echo "$section $p $label $kind $round $rps $(((after - before) / n))" >>"$RESULTS"
+}
+
+# Requests per run at pipeline depth <p>: REQUESTS x P, at most x 16.
+requests_at() {
+    local p=$1
+    [ "$p" -gt 16 ] && p=16
+    echo $((REQUESTS * p))
+}
+
+# rounds <section>: calls cases_<section> <kind> <pipeline> <round> for both
+# kinds at every depth in every round, alternating which kind goes first.
+rounds() {
+    local section=$1 round p first second
+    echo "[$section] redis-benchmark -c $CLIENTS (-P $PIPELINES), $ROUNDS rounds, alternating"
+    for round in $(seq "$ROUNDS"); do
+        for p in $PIPELINES; do
+            first=keyraft second=redis
+            [ $((round % 2)) -eq 0 ] && first=redis second=keyraft
+            "cases_$section" "$first" "$p" "$round"
+            "cases_$section" "$second" "$p" "$round"
+        done
+        echo "[$section] round $round/$ROUNDS done"
     done
 }
 
-for round in $(seq "$ROUNDS"); do
-    for p in $PIPELINES; do
-        if [ $((round % 2)) -eq 1 ]; then
-            run_benchmark keyraft "$KR_PORT" "$KR_PID" "$p" "$round"
-            run_benchmark redis "$RD_PORT" "$RD_PID" "$p" "$round"
-        else
-            run_benchmark redis "$RD_PORT" "$RD_PID" "$p" "$round"
-            run_benchmark keyraft "$KR_PORT" "$KR_PID" "$p" "$round"
-        fi
-    done
-    echo "round $round/$ROUNDS done"
-done
-echo
-stop_server "$KR_PID"
-stop_server "$RD_PID"
-
-python3 - "$RESULTS" <<'EOF'
+report_throughput() { # <section>
+    python3 - "$RESULTS" "$1" <<'EOF'
 import statistics, sys
 rows, order = {}, []
 for line in open(sys.argv[1]):
-    p, test, kind, _round, rps, cpu_ns = line.split()
-    key = (int(p), test)
+    section, p, label, kind, _round, rps, cpu_ns = line.split()
+    if section != sys.argv[2]:
+        continue
+    key = (int(p), label)
     if key not in rows:
         rows[key] = {"keyraft": ([], []), "redis": ([], [])}
         order.append(key)
@@ -159,24 +240,185 @@ for line in open(sys.argv[1]):
     rows[key][kind][1].append(float(cpu_ns))
 def med(values):
     return statistics.median(values) if values else 0.0
-print("medians; rps ratio = keyraft/redis throughput, cpu ratio = redis/keyraft server")
-print("CPU time per request (both: higher is better for keyraft)")
+print(f"[{sys.argv[2]}] medians; rps ratio = keyraft/redis throughput, cpu ratio = redis/keyraft")
+print("server CPU time per request (both: higher is better for keyraft)")
 print(f"{'P':>3} {'test':<11} {'keyraft rps':>11} {'redis rps':>10} {'ratio':>6}"
       f"  {'keyraft ns':>10} {'redis ns':>9} {'ratio':>6}")
-worst = []
+ratios = []
 for key in order:
     kr, rd = rows[key]["keyraft"], rows[key]["redis"]
     rps_ratio = med(kr[0]) / med(rd[0]) if med(rd[0]) else 0.0
     cpu_ratio = med(rd[1]) / med(kr[1]) if med(kr[1]) else 0.0
-    worst.append(rps_ratio)
+    ratios.append(rps_ratio)
     print(f"{key[0]:>3} {key[1]:<11} {med(kr[0]):>11.0f} {med(rd[0]):>10.0f} {rps_ratio:>6.2f}"
           f"  {med(kr[1]):>10.0f} {med(rd[1]):>9.0f} {cpu_ratio:>6.2f}")
-if worst:
-    print(f"lowest rps ratio: {min(worst):.2f}")
+if ratios:
+    print(f"lowest rps ratio: {min(ratios):.2f}")
 EOF
-echo
+    echo
+}
 
-# ---- Memory per key ----
+# ---- Section strings ----
+
+STRING_TESTS=ping_mbulk,set,get,incr,mset
+
+cases_strings() { # <kind> <pipeline> <round>
+    local test
+    for test in ${STRING_TESTS//,/ }; do
+        measure strings "${test^^}" "$1" "$2" "$3" "$(requests_at "$2")" -t "$test"
+    done
+}
+
+section_strings() {
+    ensure_servers
+    local probe_cmd
+    for probe_cmd in "SET bench:probe 1" "GET bench:probe" "INCR bench:probe" \
+        "MSET bench:a 1 bench:b 2"; do
+        # shellcheck disable=SC2086
+        probe $probe_cmd
+    done
+    cli keyraft DEL bench:probe bench:a bench:b >/dev/null
+    rounds strings
+    report_throughput strings
+}
+
+# ---- Section collections (issue 3) ----
+
+COLLECTION_TESTS=lpush,rpop,sadd,hset,zadd
+
+cases_collections() { # <kind> <pipeline> <round>
+    local test n
+    n=$(requests_at "$2")
+    # lpush runs before rpop, so rpop pops what lpush pushed.
+    for test in ${COLLECTION_TESTS//,/ }; do
+        measure collections "${test^^}" "$1" "$2" "$3" "$n" -r "$KEYSPACE" -t "$test"
+    done
+    measure collections LRANGE_100 "$1" "$2" "$3" "$n" LRANGE bench:list100 0 99
+}
+
+section_collections() {
+    ensure_servers
+    local kind items=()
+    for _ in $(seq 100); do items+=(xxx); done
+    for kind in keyraft redis; do
+        cli "$kind" DEL bench:list100 >/dev/null
+        cli "$kind" RPUSH bench:list100 "${items[@]}" >/dev/null
+    done
+    probe LPUSH bench:probe xxx
+    probe RPOP bench:probe
+    probe SADD bench:probe-set element:1
+    probe HSET bench:probe-hash element:1 xxx
+    probe ZADD bench:probe-zset 0 element:1
+    probe LRANGE bench:list100 0 99
+    cli keyraft DEL bench:probe bench:probe-set bench:probe-hash bench:probe-zset >/dev/null
+    rounds collections
+    report_throughput collections
+}
+
+# ---- Section scripting (issue 4) ----
+
+SCRIPT="redis.call('GET', KEYS[1]); return redis.call('SET', KEYS[1], ARGV[1])"
+SCRIPT_SHA=
+
+cases_scripting() { # <kind> <pipeline> <round>
+    measure scripting EVALSHA "$1" "$2" "$3" "$(requests_at "$2")" -r "$KEYSPACE" \
+        EVALSHA "$SCRIPT_SHA" 1 key:__rand_int__ xxx
+}
+
+section_scripting() {
+    ensure_servers
+    local kind sha
+    for kind in keyraft redis; do
+        sha=$(cli "$kind" SCRIPT LOAD "$SCRIPT")
+        [ -z "$SCRIPT_SHA" ] || [ "$sha" = "$SCRIPT_SHA" ] ||
+            { echo "bench: SCRIPT LOAD sha differs: $sha vs $SCRIPT_SHA" >&2; exit 1; }
+        SCRIPT_SHA=$sha
+    done
+    probe EVALSHA "$SCRIPT_SHA" 1 bench:probe xxx
+    cli keyraft DEL bench:probe >/dev/null
+    rounds scripting
+    report_throughput scripting
+}
+
+# ---- Section pubsub (issue 4) ----
+
+CHANNEL=bench:channel
+declare -A PUBLISHED
+SUB_PIDS=()
+
+cases_pubsub() { # <kind> <pipeline> <round>
+    measure pubsub PUBLISH "$1" "$2" "$3" "$PUB_REQUESTS" PUBLISH "$CHANNEL" xxx
+    PUBLISHED[$1]=$((PUBLISHED[$1] + PUB_REQUESTS))
+}
+
+# start_subscribers <kind>: SUBSCRIBERS redis-cli processes subscribed to
+# CHANNEL, each writing to $WORK/sub-<kind>-<i>; waits (bounded) until the
+# server counts them all.
+start_subscribers() {
+    local kind=$1 i count=0
+    for i in $(seq "$SUBSCRIBERS"); do
+        redis-cli -p "${PORT[$kind]}" SUBSCRIBE "$CHANNEL" >"$WORK/sub-$kind-$i" 2>&1 &
+        SUB_PIDS+=($!)
+        PIDS+=($!)
+    done
+    for _ in $(seq 100); do
+        count=$(cli "$kind" PUBSUB NUMSUB "$CHANNEL" | sed -n 2p)
+        [ "$count" = "$SUBSCRIBERS" ] && return 0
+        sleep 0.1
+    done
+    echo "bench: $kind has $count of $SUBSCRIBERS subscribers" >&2
+    exit 1
+}
+
+# check_delivery <kind>: every subscriber prints 3 lines for its SUBSCRIBE
+# reply and 3 per message (message, channel, payload). Waits (bounded) until
+# each has at least as many messages as were published (redis-benchmark may
+# send a few more than -n when pipelining) or stops growing, then prints what
+# arrived.
+check_delivery() {
+    local kind=$1 i lines total last=-1 least most
+    for _ in $(seq 300); do
+        least=-1 most=0 total=0
+        for i in $(seq "$SUBSCRIBERS"); do
+            lines=$(wc -l <"$WORK/sub-$kind-$i")
+            total=$((total + lines))
+            [ "$least" -lt 0 ] || [ "$lines" -lt "$least" ] && least=$lines
+            [ "$lines" -gt "$most" ] && most=$lines
+        done
+        if [ $((least / 3 - 1)) -ge "${PUBLISHED[$kind]}" ] || [ "$total" = "$last" ]; then
+            break
+        fi
+        last=$total
+        sleep 0.2
+    done
+    least=$((least / 3 - 1)) most=$((most / 3 - 1))
+    printf '  %-8s each of %d subscribers got %d..%d messages; %d were published%s\n' \
+        "$kind" "$SUBSCRIBERS" "$least" "$most" "${PUBLISHED[$kind]}" \
+        "$([ "$least" -ge "${PUBLISHED[$kind]}" ] || echo '  << LOST OR LATE')"
+}
+
+section_pubsub() {
+    ensure_servers
+    local kind pid
+    for kind in keyraft redis; do
+        PUBLISHED[$kind]=0
+        start_subscribers "$kind"
+    done
+    probe PUBLISH bench:probe-channel xxx
+    rounds pubsub
+    echo "[pubsub] delivery to the subscribers:"
+    for kind in keyraft redis; do
+        check_delivery "$kind"
+    done
+    for pid in "${SUB_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SUB_PIDS=()
+    report_throughput pubsub
+}
+
+# ---- Memory ----
 
 used_memory() { # <port>: used_memory from INFO memory, or empty
     redis-cli -p "$1" INFO memory 2>/dev/null | tr -d '\r' | sed -n 's/^used_memory://p'
@@ -185,49 +427,114 @@ rss_bytes() { # <pid>
     awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"
 }
 
-LOAD="$WORK/load.resp"
-awk -v n="$KEYS" 'BEGIN {
-    for (i = 0; i < n; i++) {
-        k = "key:" i
-        printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", length(k), k
-    }
-}' >"$LOAD"
-
-declare -A MEM_USED MEM_RSS
-for kind in keyraft redis; do
+# load_growth <kind> <resp file> <keys>: loads the file into a fresh server of
+# that kind and prints "<used_memory growth or -> <VmRSS growth>".
+load_growth() {
+    local kind=$1 file=$2 keys=$3 port pid used0 used1 rss0 rss1 dbsize
     port=$(free_port)
     start_server "$kind" "$port"
     pid=$STARTED_PID
     used0=$(used_memory "$port")
     rss0=$(rss_bytes "$pid")
-    redis-cli -p "$port" --pipe <"$LOAD" >"$WORK/pipe-$kind.log" 2>&1 || {
-        echo "bench: loading $kind failed:" >&2
+    timeout "$RUN_TIMEOUT" redis-cli -p "$port" --pipe <"$file" >"$WORK/pipe-$kind.log" 2>&1 || {
+        echo "bench: loading $file into $kind failed:" >&2
         cat "$WORK/pipe-$kind.log" >&2
         exit 1
     }
-    keys=$(redis-cli -p "$port" DBSIZE)
-    [ "$keys" = "$KEYS" ] || { echo "bench: $kind holds $keys keys, expected $KEYS" >&2; exit 1; }
+    dbsize=$(redis-cli -p "$port" DBSIZE)
+    [ "$dbsize" = "$keys" ] || { echo "bench: $kind holds $dbsize keys, expected $keys" >&2; exit 1; }
     used1=$(used_memory "$port")
     rss1=$(rss_bytes "$pid")
-    MEM_USED[$kind]=""
-    [ -n "$used0" ] && [ -n "$used1" ] && MEM_USED[$kind]=$((used1 - used0))
-    MEM_RSS[$kind]=$((rss1 - rss0))
     stop_server "$pid"
-done
+    if [ -n "$used0" ] && [ -n "$used1" ]; then
+        echo "$((used1 - used0)) $((rss1 - rss0))"
+    else
+        echo "- $((rss1 - rss0))"
+    fi
+}
 
-echo "memory for $KEYS keys (SET key:<i> xxx):"
-python3 - "$KEYS" "${MEM_USED[keyraft]}" "${MEM_USED[redis]}" \
-    "${MEM_RSS[keyraft]}" "${MEM_RSS[redis]}" <<'EOF'
+# memory_row <what> <keys> <resp file>: loads into both kinds (alternating
+# which goes first from row to row) and prints bytes per key and ratios.
+MEMORY_ROWS=0
+memory_row() {
+    local what=$1 keys=$2 file=$3 kind kinds=(keyraft redis)
+    local -A growth
+    [ $((MEMORY_ROWS % 2)) -eq 1 ] && kinds=(redis keyraft)
+    MEMORY_ROWS=$((MEMORY_ROWS + 1))
+    for kind in "${kinds[@]}"; do
+        growth[$kind]=$(load_growth "$kind" "$file" "$keys")
+    done
+    # shellcheck disable=SC2086 # each growth is two words
+    python3 - "$what" "$keys" ${growth[keyraft]} ${growth[redis]} <<'EOF'
 import sys
-n = int(sys.argv[1])
-used_kr, used_rd, rss_kr, rss_rd = sys.argv[2:6]
-def line(what, kr, rd):
+what, n = sys.argv[1], int(sys.argv[2])
+used_kr, rss_kr, used_rd, rss_rd = sys.argv[3:7]
+def line(metric, kr, rd):
     kr, rd = int(kr) / n, int(rd) / n
-    print(f"  {what:<12} keyraft {kr:7.1f} B/key   redis {rd:7.1f} B/key   "
-          f"keyraft/redis {kr / rd:.2f} (lower is better)")
-if used_kr and used_rd:
+    print(f"  {what:<24} {metric:<11} keyraft {kr:7.1f} B/key   redis {rd:7.1f} B/key"
+          f"   keyraft/redis {kr / rd:.2f}")
+if used_kr != "-" and used_rd != "-":
     line("used_memory", used_kr, used_rd)
 else:
-    print("  used_memory  not reported by keyraft's INFO memory; comparing RSS")
+    print(f"  {what:<24} used_memory not reported by keyraft's INFO memory")
 line("RSS", rss_kr, rss_rd)
 EOF
+}
+
+# ---- Section collection-memory (issue 3) ----
+
+section_collection_memory() {
+    echo "[collection-memory] growth per key for $COLL_KEYS keys (lower ratio is better)"
+    awk -v n="$COLL_KEYS" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = "hash:" i
+            printf "*22\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n", length(k), k
+            for (j = 0; j < 10; j++)
+                printf "$6\r\nfield%d\r\n$6\r\nvalue%d\r\n", j, j
+        }
+    }' >"$WORK/hashes.resp"
+    awk -v n="$COLL_KEYS" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = "zset:" i
+            printf "*22\r\n$4\r\nZADD\r\n$%d\r\n%s\r\n", length(k), k
+            for (j = 0; j < 10; j++)
+                printf "$1\r\n%d\r\n$7\r\nmember%d\r\n", j, j
+        }
+    }' >"$WORK/zsets.resp"
+    awk -v n="$COLL_KEYS" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = "list:" i
+            printf "*12\r\n$5\r\nRPUSH\r\n$%d\r\n%s\r\n", length(k), k
+            for (j = 0; j < 10; j++)
+                printf "$5\r\nitem%d\r\n", j
+        }
+    }' >"$WORK/lists.resp"
+    memory_row "hash (10 fields)" "$COLL_KEYS" "$WORK/hashes.resp"
+    memory_row "sorted set (10 members)" "$COLL_KEYS" "$WORK/zsets.resp"
+    memory_row "list (10 items)" "$COLL_KEYS" "$WORK/lists.resp"
+    rm -f "$WORK/hashes.resp" "$WORK/zsets.resp" "$WORK/lists.resp"
+    echo
+}
+
+# ---- Section string-memory ----
+
+section_string_memory() {
+    echo "[string-memory] growth per key for $KEYS keys (lower ratio is better)"
+    awk -v n="$KEYS" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            k = "key:" i
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", length(k), k
+        }
+    }' >"$WORK/strings.resp"
+    memory_row "string (SET key:<i> xxx)" "$KEYS" "$WORK/strings.resp"
+    rm -f "$WORK/strings.resp"
+    echo
+}
+
+# ---- Main ----
+
+echo "bench: sections ${SECTIONS[*]}; ROUNDS=$ROUNDS REQUESTS=$REQUESTS CLIENTS=$CLIENTS" \
+    "PIPELINES='$PIPELINES'; load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+for section in "${SECTIONS[@]}"; do
+    "section_${section//-/_}"
+done
