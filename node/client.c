@@ -4,6 +4,7 @@
  * protocol errors). */
 #include "node/client.h"
 
+#include "node/acl.h"
 #include "node/dispatch.h"
 #include "node/log.h"
 #include "node/server.h"
@@ -293,6 +294,45 @@ void client_unprotect(struct client *c) {
 
 /* ---- Accepting ---- */
 
+/* Redis 7.0: with protected mode on and no password for the default user,
+ * only loopback clients are served; others get this and are closed. */
+static const char *const PROTECTED_MODE_DENIED =
+    "DENIED Redis is running in protected mode because protected mode is enabled and "
+    "no password is set for the default user. In this mode connections are only "
+    "accepted from the loopback interface. If you want to connect from external "
+    "computers to Redis you may adopt one of the following solutions: 1) Just disable "
+    "protected mode sending the command 'CONFIG SET protected-mode no' from the "
+    "loopback interface by connecting to Redis from the same host the server is "
+    "running, however MAKE SURE Redis is not publicly accessible from internet if you "
+    "do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you "
+    "can just disable the protected mode by editing the Redis configuration file, and "
+    "setting the protected mode option to 'no', and then restarting the server. 3) If "
+    "you started the server manually just for testing, restart it with the "
+    "'--protected-mode no' option. 4) Setup a an authentication password for the "
+    "default user. NOTE: You only need to do one of the above things in order for the "
+    "server to start accepting connections from the outside.";
+
+static bool protected_mode_denies(struct client *c) {
+    if (!cfg.protected_mode || !acl_default_user_nopass())
+        return false;
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) != 0)
+        return false;
+    const struct sockaddr_storage *peer = &ss;
+    if (peer->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)peer;
+        return (ntohl(in->sin_addr.s_addr) >> 24) != 127;
+    }
+    if (peer->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)peer)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            return a->s6_addr[12] != 127;
+        return !IN6_IS_ADDR_LOOPBACK(a);
+    }
+    return false; /* not TCP/IP: local */
+}
+
 void client_accept(uv_stream_t *listener) {
     struct client *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -330,6 +370,12 @@ void client_accept(uv_stream_t *listener) {
 
     if ((long long)server.client_count > cfg.maxclients) {
         resp_add_error(&c->out, "ERR max number of clients reached");
+        server.stats.rejected_connections++;
+        client_close_after_reply(c);
+        return;
+    }
+    if (protected_mode_denies(c)) {
+        resp_add_error(&c->out, PROTECTED_MODE_DENIED);
         server.stats.rejected_connections++;
         client_close_after_reply(c);
         return;
