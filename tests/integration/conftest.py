@@ -37,7 +37,9 @@ class SideBySide:
             c = redis.Connection(port=port, socket_timeout=10)
             c.connect()
             self.conns.append(c)
-        run_command(self.conns[1], "FLUSHALL")
+        # The reference lives for the whole session: start each test clean.
+        for reset in (("FLUSHALL",), ("FUNCTION", "FLUSH"), ("SCRIPT", "FLUSH")):
+            run_command(self.conns[1], *reset)
 
     def __call__(self, *args):
         """Runs args on both; asserts equal replies; returns keyraft's."""
