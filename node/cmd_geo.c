@@ -16,6 +16,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "storage/geohash.h"
 #include "storage/pqsort.h"
 #include "storage/zset.h"
@@ -558,15 +559,23 @@ static void reply_points(struct exec_ctx *ctx, const struct geo_options *o,
     }
 }
 
+/* Deletes the store destination argv['i'] for an empty result, with a
+ * "del" event if it existed (Redis 7.0 georadiusGeneric). */
+static void delete_destination(struct exec_ctx *ctx, int i) {
+    if (db_delete(ctx, ctx->argv[i], ctx->argvlen[i]))
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[i], ctx->argvlen[i]);
+}
+
 /* Stores the first 'n' points as a sorted set at argv[o->store_i] (scores:
- * geohashes, or distances in the unit with STOREDIST) and replies n. With
- * no points the destination is deleted. */
+ * geohashes, or distances in the unit with STOREDIST), sends 'event' and
+ * replies n. With no points the destination is deleted. */
 static void store_points(struct exec_ctx *ctx, const struct geo_options *o,
-                         const struct geohash_shape *shape, const struct geo_points *ga, size_t n) {
+                         const struct geohash_shape *shape, const struct geo_points *ga, size_t n,
+                         const char *event) {
     const char *key = ctx->argv[o->store_i];
     size_t keylen = ctx->argvlen[o->store_i];
     if (n == 0) {
-        db_delete(ctx, key, keylen);
+        delete_destination(ctx, o->store_i);
         resp_add_int(ctx->out, 0);
         return;
     }
@@ -593,8 +602,10 @@ static void store_points(struct exec_ctx *ctx, const struct geo_options *o,
     }
     /* The destination may be the source: the points borrow its members,
      * which stay valid until db_set replaces it, after the copy above. */
-    if (db_set(ctx, dst))
-        resp_add_int(ctx->out, (long long)n);
+    if (!db_set(ctx, dst))
+        return;
+    notify_keyspace_event(ctx, NOTIFY_ZSET, event, key, keylen);
+    resp_add_int(ctx->out, (long long)n);
 }
 
 /* Redis 7.0 georadiusGeneric: 'src_i' is the source key's index. */
@@ -635,7 +646,7 @@ static void geo_search_generic(struct exec_ctx *ctx, int src_i, int flags) {
 
     if (kv == NULL) {
         if (o.store_i) {
-            db_delete(ctx, ctx->argv[o.store_i], ctx->argvlen[o.store_i]);
+            delete_destination(ctx, o.store_i);
             resp_add_int(ctx->out, 0);
         } else {
             resp_add_array(ctx->out, 0);
@@ -658,7 +669,8 @@ static void geo_search_generic(struct exec_ctx *ctx, int src_i, int flags) {
     if (o.sort != GEO_SORT_NONE && ga.used > 1)
         sort_points(&ga, n, o.sort == GEO_SORT_DESC);
     if (o.store_i)
-        store_points(ctx, &o, &shape, &ga, n);
+        store_points(ctx, &o, &shape, &ga, n,
+                     flags & GEO_SEARCH ? "geosearchstore" : "georadiusstore");
     else
         reply_points(ctx, &o, &shape, &ga, n);
 out:

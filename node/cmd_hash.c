@@ -7,6 +7,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "node/randpick.h"
 #include "storage/num.h"
 #include "storage/thash.h"
@@ -96,9 +97,12 @@ static void hset_generic(struct exec_ctx *ctx, bool reply_count) {
     bool changed = thash_len(kv) > 0;
     if (!finish_write(ctx, kv, created, changed))
         return;
-    if (rc != 0)
+    if (rc != 0) {
         exec_reply_oom(ctx);
-    else if (reply_count)
+        return;
+    }
+    notify_keyspace_event(ctx, NOTIFY_HASH, "hset", ctx->argv[1], ctx->argvlen[1]);
+    if (reply_count)
         resp_add_int(ctx->out, added);
     else
         exec_reply_ok(ctx);
@@ -130,10 +134,12 @@ void cmd_hsetnx(struct exec_ctx *ctx) {
                        &is_new);
     if (!finish_write(ctx, kv, created, rc == 0))
         return;
-    if (rc != 0)
+    if (rc != 0) {
         exec_reply_oom(ctx);
-    else
-        resp_add_int(ctx->out, 1);
+        return;
+    }
+    notify_keyspace_event(ctx, NOTIFY_HASH, "hset", ctx->argv[1], ctx->argvlen[1]);
+    resp_add_int(ctx->out, 1);
 }
 
 /* ---- Reads of single fields ---- */
@@ -240,11 +246,16 @@ void cmd_hdel(struct exec_ctx *ctx) {
         if (thash_len(kv) == 0)
             break;
     }
+    /* Redis 7.0 hdelCommand: "hdel", then "del" if the hash went away. */
     if (deleted > 0) {
-        if (thash_len(kv) == 0)
+        bool emptied = thash_len(kv) == 0;
+        if (emptied)
             db_delete(ctx, ctx->argv[1], ctx->argvlen[1]);
         else
             db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+        notify_keyspace_event(ctx, NOTIFY_HASH, "hdel", ctx->argv[1], ctx->argvlen[1]);
+        if (emptied)
+            notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[1], ctx->argvlen[1]);
     }
     resp_add_int(ctx->out, deleted);
 }
@@ -292,8 +303,10 @@ void cmd_hincrby(struct exec_ctx *ctx) {
     value += incr;
     char buf[24];
     size_t len = resp_ll2str(buf, value);
-    if (store_number(ctx, kv, created, buf, len))
-        resp_add_int(ctx->out, value);
+    if (!store_number(ctx, kv, created, buf, len))
+        return;
+    notify_keyspace_event(ctx, NOTIFY_HASH, "hincrby", ctx->argv[1], ctx->argvlen[1]);
+    resp_add_int(ctx->out, value);
 }
 
 void cmd_hincrbyfloat(struct exec_ctx *ctx) {
@@ -326,8 +339,10 @@ void cmd_hincrbyfloat(struct exec_ctx *ctx) {
     }
     char buf[NUM_LONG_DOUBLE_CHARS];
     size_t len = num_format_long_double(buf, value);
-    if (store_number(ctx, kv, created, buf, len))
-        resp_add_bulk(ctx->out, buf, len);
+    if (!store_number(ctx, kv, created, buf, len))
+        return;
+    notify_keyspace_event(ctx, NOTIFY_HASH, "hincrbyfloat", ctx->argv[1], ctx->argvlen[1]);
+    resp_add_bulk(ctx->out, buf, len);
 }
 
 /* ---- HRANDFIELD ---- */

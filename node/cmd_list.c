@@ -8,6 +8,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "storage/mem.h"
 #include "storage/num.h"
 #include "storage/quicklist.h"
@@ -45,10 +46,29 @@ static struct kv *new_list(struct exec_ctx *ctx, int i) {
     return kv;
 }
 
-/* Deletes the list at argument 'i' once its last element is gone. */
-static void delete_if_empty(struct exec_ctx *ctx, const struct kv *list, int i) {
-    if (quicklist_count(list_of(list)) == 0)
+static void notify_list(struct exec_ctx *ctx, const char *event, int i) {
+    notify_keyspace_event(ctx, NOTIFY_LIST, event, ctx->argv[i], ctx->argvlen[i]);
+}
+
+/* After elements left the list at argument 'i' (Redis 7.0
+ * listElementsRemoved and its kin): marks it modified, sends 'event', then
+ * deletes the list with a "del" event once its last element is gone. */
+static void elements_removed(struct exec_ctx *ctx, const struct kv *list, int i,
+                             const char *event) {
+    db_touch_modified(ctx, ctx->argv[i], ctx->argvlen[i]);
+    notify_list(ctx, event, i);
+    if (quicklist_count(list_of(list)) == 0) {
         db_delete(ctx, ctx->argv[i], ctx->argvlen[i]);
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[i], ctx->argvlen[i]);
+    }
+}
+
+static const char *pop_event(bool at_head) {
+    return at_head ? "lpop" : "rpop";
+}
+
+static const char *push_event(bool at_head) {
+    return at_head ? "lpush" : "rpush";
 }
 
 /* Parses LEFT/RIGHT; true for LEFT (the head). Replies a syntax error and
@@ -116,6 +136,7 @@ static void push_generic(struct exec_ctx *ctx, bool at_head, bool only_existing)
     } else {
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
     }
+    notify_list(ctx, push_event(at_head), 1);
     resp_add_int(ctx->out, len);
 }
 
@@ -175,8 +196,7 @@ static void pop_generic(struct exec_ctx *ctx, bool at_head) {
         resp_add_bulk(ctx->out, s, len);
         quicklist_pop(ql, at_head);
     }
-    db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-    delete_if_empty(ctx, list, 1);
+    elements_removed(ctx, list, 1, pop_event(at_head));
 }
 
 void cmd_lpop(struct exec_ctx *ctx) {
@@ -233,8 +253,7 @@ static void mpop_generic(struct exec_ctx *ctx, int numkeys_arg, bool blocking) {
         resp_add_array(ctx->out, 2);
         resp_add_bulk(ctx->out, ctx->argv[i], ctx->argvlen[i]);
         pop_and_reply(ctx, list, at_head, count);
-        db_touch_modified(ctx, ctx->argv[i], ctx->argvlen[i]);
-        delete_if_empty(ctx, list, i);
+        elements_removed(ctx, list, i, pop_event(at_head));
         return;
     }
     if (blocking)
@@ -270,8 +289,7 @@ static void blocking_pop(struct exec_ctx *ctx, bool at_head) {
         resp_add_bulk(ctx->out, ctx->argv[i], ctx->argvlen[i]);
         resp_add_bulk(ctx->out, s, len);
         quicklist_pop(list_of(list), at_head);
-        db_touch_modified(ctx, ctx->argv[i], ctx->argvlen[i]);
-        delete_if_empty(ctx, list, i);
+        elements_removed(ctx, list, i, pop_event(at_head));
         return;
     }
     blocking_wait_keys(ctx, 1, ctx->argc - 2, deadline, BLOCKING_REPLY_NULL_ARRAY);
@@ -287,7 +305,9 @@ void cmd_brpop(struct exec_ctx *ctx) {
 
 /* LMOVE/RPOPLPUSH. Redis 7.0 lmoveGenericCommand: the destination's type
  * is checked only when the source has an element; the element is popped,
- * then pushed (so a one-element list moved onto itself survives). */
+ * then pushed (so a one-element list moved onto itself survives). Events
+ * come in Redis's order: the push on the destination, then the pop on the
+ * source and its "del" if it emptied. */
 static void move_generic(struct exec_ctx *ctx, bool from_head, bool to_head) {
     struct kv *src, *dst;
     if (!lookup_list(ctx, 1, true, &src))
@@ -319,6 +339,8 @@ static void move_generic(struct exec_ctx *ctx, bool from_head, bool to_head) {
     if (src == dst && from_head == to_head) {
         resp_add_bulk(ctx->out, value, len);
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+        notify_list(ctx, push_event(to_head), 2);
+        notify_list(ctx, pop_event(from_head), 1);
         goto out;
     }
     if (quicklist_push(list_of(dst), to_head, value, len) != 0) {
@@ -333,9 +355,9 @@ static void move_generic(struct exec_ctx *ctx, bool from_head, bool to_head) {
     } else {
         db_touch_modified(ctx, ctx->argv[2], ctx->argvlen[2]);
     }
+    notify_list(ctx, push_event(to_head), 2);
     quicklist_pop(list_of(src), from_head);
-    db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-    delete_if_empty(ctx, src, 1);
+    elements_removed(ctx, src, 1, pop_event(from_head));
     resp_add_bulk(ctx->out, value, len);
 out:
     mem_free(value);
@@ -546,6 +568,7 @@ void cmd_lset(struct exec_ctx *ctx) {
         return;
     }
     db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+    notify_list(ctx, "lset", 1);
     exec_reply_ok(ctx);
 }
 
@@ -582,6 +605,7 @@ void cmd_linsert(struct exec_ctx *ctx) {
         return;
     }
     db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+    notify_list(ctx, "linsert", 1);
     resp_add_int(ctx->out, (long long)quicklist_count(ql));
 }
 
@@ -615,10 +639,8 @@ void cmd_lrem(struct exec_ctx *ctx) {
             quicklist_iter_next(&it);
         }
     }
-    if (removed > 0) {
-        db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-        delete_if_empty(ctx, list, 1);
-    }
+    if (removed > 0)
+        elements_removed(ctx, list, 1, "lrem");
     resp_add_int(ctx->out, removed);
 }
 
@@ -642,7 +664,6 @@ void cmd_ltrim(struct exec_ctx *ctx) {
     }
     quicklist_delete_range(ql, 0, (size_t)ltrim);
     quicklist_delete_range(ql, quicklist_count(ql) - (size_t)rtrim, (size_t)rtrim);
-    db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-    delete_if_empty(ctx, list, 1);
+    elements_removed(ctx, list, 1, "ltrim");
     exec_reply_ok(ctx);
 }

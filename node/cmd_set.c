@@ -13,8 +13,10 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "node/randpick.h"
 #include "node/server.h"
+#include "storage/keyspace.h"
 #include "storage/mem.h"
 #include "storage/set.h"
 
@@ -64,10 +66,20 @@ static void reply_members(struct exec_ctx *ctx, const struct kv *set) {
         reply_member_at(ctx, set, i);
 }
 
-/* Deletes the set at argument 'i' once its last member is gone. */
-static void delete_if_empty(struct exec_ctx *ctx, const struct kv *set, int i) {
-    if (set_size(set) == 0)
+static void notify_set(struct exec_ctx *ctx, const char *event, int i) {
+    notify_keyspace_event(ctx, NOTIFY_SET, event, ctx->argv[i], ctx->argvlen[i]);
+}
+
+/* After members left the set at argument 'i': marks it modified, sends
+ * 'event', then deletes the set with a "del" event once its last member is
+ * gone (Redis 7.0 SREM, SPOP, SMOVE). */
+static void members_removed(struct exec_ctx *ctx, const struct kv *set, int i, const char *event) {
+    db_touch_modified(ctx, ctx->argv[i], ctx->argvlen[i]);
+    notify_set(ctx, event, i);
+    if (set_size(set) == 0) {
         db_delete(ctx, ctx->argv[i], ctx->argvlen[i]);
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[i], ctx->argvlen[i]);
+    }
 }
 
 /* ---- Single-key commands ---- */
@@ -104,6 +116,8 @@ void cmd_sadd(struct exec_ctx *ctx) {
     } else if (added > 0) {
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
     }
+    if (added > 0)
+        notify_set(ctx, "sadd", 1);
     resp_add_int(ctx->out, added);
 }
 
@@ -115,10 +129,8 @@ void cmd_srem(struct exec_ctx *ctx) {
     if (set != NULL) {
         for (int i = 2; i < ctx->argc && set_size(set) > 0; i++)
             removed += set_remove(set, ctx->argv[i], ctx->argvlen[i]);
-        if (removed > 0) {
-            db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-            delete_if_empty(ctx, set, 1);
-        }
+        if (removed > 0)
+            members_removed(ctx, set, 1, "srem");
     }
     resp_add_int(ctx->out, removed);
 }
@@ -193,13 +205,28 @@ void cmd_smove(struct exec_ctx *ctx) {
         exec_reply_oom(ctx);
         return;
     }
-    if (created && !db_set(ctx, dst))
-        return;
-    if (!created && rc > 0)
+    /* A new destination goes into the keyspace now, where a failure still
+     * leaves the source alone, but without db_set's "new" event: Redis 7.0
+     * smoveCommand sends "srem" (and "del") on the source first, then
+     * dbAdd's "new" and "sadd" on the destination (as RENAME, the event
+     * is sent here). */
+    if (created) {
+        struct keyspace *ks = db_current(ctx);
+        if (ks == NULL || keyspace_add(ks, dst) != 0) {
+            kv_free(dst);
+            exec_reply_oom(ctx);
+            return;
+        }
+        dst->lru = server.lru_clock;
+    }
+    if (rc > 0)
         db_touch_modified(ctx, ctx->argv[2], ctx->argvlen[2]);
     set_remove(src, m, len);
-    db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-    delete_if_empty(ctx, src, 1);
+    members_removed(ctx, src, 1, "srem");
+    if (created)
+        notify_keyspace_event(ctx, NOTIFY_NEW, "new", ctx->argv[2], ctx->argvlen[2]);
+    if (rc > 0)
+        notify_set(ctx, "sadd", 2);
     resp_add_int(ctx->out, 1);
 }
 
@@ -241,7 +268,9 @@ void cmd_spop(struct exec_ctx *ctx) {
         if (n == set_size(set)) {
             for (size_t i = 0; i < n; i++)
                 reply_member_at(ctx, set, i);
+            notify_set(ctx, "spop", 1);
             db_delete(ctx, ctx->argv[1], ctx->argvlen[1]);
+            notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[1], ctx->argvlen[1]);
             return;
         }
         for (size_t i = 0; i < n; i++) {
@@ -250,8 +279,7 @@ void cmd_spop(struct exec_ctx *ctx) {
             set_remove_at(set, pos);
         }
     }
-    db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
-    delete_if_empty(ctx, set, 1);
+    members_removed(ctx, set, 1, "spop");
 }
 
 /* Replies with 'count' (< size) distinct members in position order. A
@@ -347,14 +375,21 @@ static struct kv **alloc_sets(struct exec_ctx *ctx, int count) {
     return sets;
 }
 
-/* Stores 'result' (an owned record under an empty key) at argument 1, or
- * deletes that key when 'result' is empty; replies with the size. Redis
- * 7.0: storing replaces the destination and drops its TTL. */
-static void store_result(struct exec_ctx *ctx, struct kv *result) {
+/* Deletes the destination (argument 1) of a store whose result is empty,
+ * with a "del" event if it existed. */
+static void delete_destination(struct exec_ctx *ctx) {
+    if (db_delete(ctx, ctx->argv[1], ctx->argvlen[1]))
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[1], ctx->argvlen[1]);
+}
+
+/* Stores 'result' (an owned record under an empty key) at argument 1 with
+ * event 'event', or deletes that key when 'result' is empty; replies with
+ * the size. Redis 7.0: storing replaces the destination and drops its TTL. */
+static void store_result(struct exec_ctx *ctx, struct kv *result, const char *event) {
     size_t n = set_size(result);
     if (n == 0) {
         kv_free(result);
-        db_delete(ctx, ctx->argv[1], ctx->argvlen[1]);
+        delete_destination(ctx);
         resp_add_int(ctx->out, 0);
         return;
     }
@@ -365,8 +400,10 @@ static void store_result(struct exec_ctx *ctx, struct kv *result) {
         return;
     }
     kv_free_shell(result);
-    if (db_set(ctx, stored))
-        resp_add_int(ctx->out, (long long)n);
+    if (!db_set(ctx, stored))
+        return;
+    notify_set(ctx, event, 1);
+    resp_add_int(ctx->out, (long long)n);
 }
 
 /* Orders 'sets' by ascending size; insertion sort keeps equal sizes in
@@ -404,7 +441,7 @@ static void inter_generic(struct exec_ctx *ctx, int first, int count, enum inter
         if (sets[i] == NULL) {
             /* Redis 7.0: intersecting with an empty set is empty. */
             if (mode == INTER_STORE) {
-                db_delete(ctx, ctx->argv[1], ctx->argvlen[1]);
+                delete_destination(ctx);
                 resp_add_int(ctx->out, 0);
             } else if (mode == INTER_CARD) {
                 resp_add_int(ctx->out, 0);
@@ -452,7 +489,7 @@ static void inter_generic(struct exec_ctx *ctx, int first, int count, enum inter
     else if (mode == INTER_CARD)
         resp_add_int(ctx->out, found);
     else
-        store_result(ctx, result);
+        store_result(ctx, result, "sinterstore");
 out:
     mem_free(sets);
 }
@@ -593,7 +630,7 @@ static void union_diff_generic(struct exec_ctx *ctx, int first, bool is_diff, bo
         kv_free(result);
         exec_reply_oom(ctx);
     } else if (store) {
-        store_result(ctx, result);
+        store_result(ctx, result, is_diff ? "sdiffstore" : "sunionstore");
     } else {
         reply_members(ctx, result);
         kv_free(result);

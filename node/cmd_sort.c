@@ -22,6 +22,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "storage/pqsort.h"
 #include "storage/quicklist.h"
 #include "storage/set.h"
@@ -370,8 +371,11 @@ static void store_sorted(struct exec_ctx *ctx, int store_i, const struct sort_ve
                          long end, const int *gets, int getop, unsigned outputlen) {
     const char *key = ctx->argv[store_i];
     size_t keylen = ctx->argvlen[store_i];
+    /* Redis 7.0 sortCommandGeneric: "sortstore", or "del" when an empty
+     * result removed an existing destination. */
     if (outputlen == 0) {
-        db_delete(ctx, key, keylen);
+        if (db_delete(ctx, key, keylen))
+            notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", key, keylen);
         resp_add_int(ctx->out, 0);
         return;
     }
@@ -397,8 +401,10 @@ static void store_sorted(struct exec_ctx *ctx, int store_i, const struct sort_ve
         reply_oom(ctx);
         return;
     }
-    if (db_set(ctx, dst))
-        resp_add_int(ctx->out, outputlen);
+    if (!db_set(ctx, dst))
+        return;
+    notify_keyspace_event(ctx, NOTIFY_LIST, "sortstore", key, keylen);
+    resp_add_int(ctx->out, outputlen);
 }
 
 /* ---- SORT ---- */

@@ -10,6 +10,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/notify.h"
 #include "node/randpick.h"
 #include "storage/num.h"
 #include "storage/set.h"
@@ -54,15 +55,27 @@ static bool write_zset(struct exec_ctx *ctx, int i, struct kv **kv) {
     return true;
 }
 
-/* After removing members from the set at argv['i']: deletes the key when
- * it became empty, else marks it modified. */
-static void after_removal(struct exec_ctx *ctx, int i, struct kv *kv, size_t removed) {
+/* After removing members from the set at argv['i']: sends 'event', then
+ * deletes the key with a "del" event when it became empty, else marks it
+ * modified (Redis 7.0 ZREM, ZREMRANGEBY*, the pops). */
+static void after_removal(struct exec_ctx *ctx, int i, struct kv *kv, size_t removed,
+                          const char *event) {
     if (removed == 0)
         return;
-    if (zset_len(kv) == 0)
+    notify_keyspace_event(ctx, NOTIFY_ZSET, event, ctx->argv[i], ctx->argvlen[i]);
+    if (zset_len(kv) == 0) {
         db_delete(ctx, ctx->argv[i], ctx->argvlen[i]);
-    else
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[i], ctx->argvlen[i]);
+    } else {
         db_touch_modified(ctx, ctx->argv[i], ctx->argvlen[i]);
+    }
+}
+
+/* Deletes the destination argv['i'] of a store whose result is empty, with
+ * a "del" event if it existed. */
+static void delete_destination(struct exec_ctx *ctx, int i) {
+    if (db_delete(ctx, ctx->argv[i], ctx->argvlen[i]))
+        notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", ctx->argv[i], ctx->argvlen[i]);
 }
 
 /* ---- Number and range parsing ---- */
@@ -293,6 +306,9 @@ static void zadd_generic(struct exec_ctx *ctx, int in_flags) {
     } else if (added || updated) {
         db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
     }
+    if (added || updated)
+        notify_keyspace_event(ctx, NOTIFY_ZSET, incr ? "zincr" : "zadd", ctx->argv[1],
+                              ctx->argvlen[1]);
     if (rc != 0)
         exec_reply_oom(ctx);
     else if (nan_error)
@@ -327,7 +343,7 @@ void cmd_zrem(struct exec_ctx *ctx) {
             break;
     }
     if (kv != NULL)
-        after_removal(ctx, 1, kv, deleted);
+        after_removal(ctx, 1, kv, deleted, "zrem");
     resp_add_int(ctx->out, (long long)deleted);
 }
 
@@ -431,7 +447,12 @@ static void zremrange_generic(struct exec_ctx *ctx, enum range_type type) {
     } else {
         removed = zset_delete_lex_range(kv, &lr);
     }
-    after_removal(ctx, 1, kv, removed);
+    static const char *const events[] = {
+        [RANGE_RANK] = "zremrangebyrank",
+        [RANGE_SCORE] = "zremrangebyscore",
+        [RANGE_LEX] = "zremrangebylex",
+    };
+    after_removal(ctx, 1, kv, removed, events[type]);
     resp_add_int(ctx->out, (long long)removed);
 }
 
@@ -517,13 +538,15 @@ static void sink_finish(struct range_sink *s) {
         return;
     }
     if (s->count > 0) {
-        if (db_set(ctx, s->dst))
-            resp_add_int(ctx->out, (long long)zset_len(s->dst));
+        if (!db_set(ctx, s->dst))
+            return;
+        notify_keyspace_event(ctx, NOTIFY_ZSET, "zrangestore", ctx->argv[1], ctx->argvlen[1]);
+        resp_add_int(ctx->out, (long long)zset_len(s->dst));
         return;
     }
     kv_free(s->dst);
     resp_add_int(ctx->out, 0);
-    db_delete(ctx, ctx->argv[1], ctx->argvlen[1]);
+    delete_destination(ctx, 1);
 }
 
 static void range_by_rank(struct range_sink *s, struct kv *kv, long long start, long long end,
@@ -726,7 +749,7 @@ static void pop_members(struct exec_ctx *ctx, const struct zpop_args *a, int key
         size_t rank = a->max ? zset_len(kv) - 1 : 0;
         zset_delete_rank_range(kv, rank, rank);
     }
-    after_removal(ctx, keyidx, kv, (size_t)n);
+    after_removal(ctx, keyidx, kv, (size_t)n, a->max ? "zpopmax" : "zpopmin");
 }
 
 /* Pops from the first non-empty key, checking types in key order up to it
@@ -1115,12 +1138,20 @@ static void algebra_generic(struct exec_ctx *ctx, int dst_i, int numkeys_i, enum
         if (len > 0) {
             struct zset_limits lim = zset_limits();
             zset_fit_listpack(dst, &lim);
-            if (db_set(ctx, dst))
-                resp_add_int(ctx->out, (long long)len);
+            if (!db_set(ctx, dst))
+                return;
+            static const char *const events[] = {
+                [OP_UNION] = "zunionstore",
+                [OP_INTER] = "zinterstore",
+                [OP_DIFF] = "zdiffstore",
+            };
+            notify_keyspace_event(ctx, NOTIFY_ZSET, events[op], ctx->argv[dst_i],
+                                  ctx->argvlen[dst_i]);
+            resp_add_int(ctx->out, (long long)len);
         } else {
             kv_free(dst);
             resp_add_int(ctx->out, 0);
-            db_delete(ctx, ctx->argv[dst_i], ctx->argvlen[dst_i]);
+            delete_destination(ctx, dst_i);
         }
         return;
     }
