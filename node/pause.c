@@ -6,6 +6,7 @@
 #include "node/client.h"
 #include "node/command.h"
 #include "node/dispatch.h"
+#include "node/multi.h"
 #include "node/server.h"
 
 #include <stdlib.h>
@@ -46,7 +47,11 @@ bool pause_postpones(const struct client *c, const struct command *cmd) {
     enum pause_type type = pause_current();
     if (type == PAUSE_OFF || (c->flags & CLIENT_MONITOR))
         return false;
-    return type == PAUSE_ALL || (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE));
+    if (type == PAUSE_ALL || (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
+        return true;
+    /* Redis 7.0 processCommand: an EXEC counts as a write when its queue
+     * holds a write or may_replicate command (queued before the pause). */
+    return strcmp(cmd->fullname, "exec") == 0 && multi_has_writes(c);
 }
 
 /* Runs the commands held so far, oldest first. A command that is held again

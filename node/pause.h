@@ -7,8 +7,8 @@
  * parked commands run through dispatch again in the order they arrived, on
  * the next loop iteration, and each client then continues its pipeline.
  * Redis 7.0: a WRITE pause holds only commands flagged write or
- * may_replicate; an ALL pause holds every command; monitors (replicas in
- * Redis) are never held. */
+ * may_replicate, and an EXEC whose queue holds one; an ALL pause holds every
+ * command; monitors (replicas in Redis) are never held. */
 #ifndef KR_NODE_PAUSE_H
 #define KR_NODE_PAUSE_H
 

@@ -371,6 +371,29 @@ def test_pause_write_holds_only_writes(server):
     assert time.monotonic() - start < 2
 
 
+def test_pause_write_holds_exec_with_queued_writes(server):
+    """Redis 7.0: EXEC counts as a write when its queue holds a write
+    (queued before the pause); a read-only EXEC runs at once."""
+    admin = server.client()
+    writer, reader = RawResp(server.port), RawResp(server.port)
+    assert writer.call("MULTI") == b"+OK\r\n"
+    assert writer.call("SET", "k", "v") == b"+QUEUED\r\n"
+    assert reader.call("MULTI") == b"+OK\r\n"
+    assert reader.call("GET", "k") == b"+QUEUED\r\n"
+    assert admin.execute_command("CLIENT", "PAUSE", 10000, "WRITE") == b"OK"
+    writer.send("EXEC")
+    assert reader.call("EXEC") == b"*1\r\n$-1\r\n"
+    assert not has_reply(writer, 0.3)
+    assert admin.get("k") is None
+    start = time.monotonic()
+    assert admin.execute_command("CLIENT", "UNPAUSE") == b"OK"
+    assert writer.read_reply() == b"*1\r\n+OK\r\n"
+    assert time.monotonic() - start < 2
+    assert admin.get("k") == b"v"
+    for c in (writer, reader):
+        c.close()
+
+
 def test_pause_keeps_the_stronger_and_longer(server):
     admin = server.client()
     other = RawResp(server.port)
