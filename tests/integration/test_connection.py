@@ -193,6 +193,87 @@ def test_reset(pw_pair):
     p("RESET", "extra")
 
 
+def client_state(reply):
+    """The CLIENT INFO fields RESET clears (the rest differ between servers)."""
+    fields = dict(f.split(b"=", 1) for f in reply.split(b"\r\n")[1].split(b" ") if b"=" in f)
+    return b" ".join(k + b"=" + fields[k] for k in
+                     (b"db", b"sub", b"psub", b"ssub", b"multi", b"flags", b"resp"))
+
+
+def test_reset_discards_transaction_and_watches(raw_pair, server, reference):
+    p = raw_pair
+    other = RawPair(server.port, reference.port)
+    p("DEL", "reset:k", "reset:n")
+    p("WATCH", "reset:k")
+    p("MULTI")
+    p("SET", "reset:k", "v")
+    p("INCR", "reset:n")
+    assert p("RESET") == b"+RESET\r\n"
+    p("CLIENT", "INFO", mask=client_state)
+    # The queue is gone: nothing ran, EXEC and DISCARD are out of MULTI.
+    p("EXEC")
+    p("DISCARD")
+    p("MGET", "reset:k", "reset:n")
+    # So is the WATCH: a change to the key no longer aborts the next EXEC.
+    other("SET", "reset:k", "changed")
+    p("MULTI")
+    p("SET", "reset:k", "mine")
+    p("EXEC")
+    p("GET", "reset:k")
+    # A transaction already doomed by a rejected command is dropped too.
+    p("MULTI")
+    p("NOSUCHCOMMAND")
+    p("SET", "reset:k", "x")
+    p("RESET")
+    p("EXEC")
+    p("MULTI")
+    p("INCR", "reset:n")
+    p("EXEC")
+    # RESET inside MULTI in another database and RESP3 goes back to db 0, RESP2.
+    p("SELECT", "5")
+    p("HELLO", "3", mask=mask_id)
+    p("MULTI")
+    p("SET", "reset:k", "in5")
+    p("RESET")
+    p("CLIENT", "INFO", mask=client_state)
+    p("GET", "reset:k")
+    p("DEL", "reset:k", "reset:n")
+    other.close()
+
+
+def test_reset_leaves_subscriptions_silently(raw_pair, server, reference):
+    p = raw_pair
+    publisher = RawPair(server.port, reference.port)
+    p("SUBSCRIBE", "reset:a")
+    for conn in (p.ours, p.ref):
+        conn.send("SUBSCRIBE", "reset:b")
+        conn.send("PSUBSCRIBE", "reset:*")
+        conn.send("SSUBSCRIBE", "reset:s")
+    for _ in range(3):
+        ours, theirs = p.ours.read_reply(), p.ref.read_reply()
+        assert ours == theirs
+    # No unsubscribe confirmations: +RESET is the only reply.
+    assert p("RESET") == b"+RESET\r\n"
+    p("CLIENT", "INFO", mask=client_state)
+    publisher("PUBLISH", "reset:a", "m")
+    publisher("SPUBLISH", "reset:s", "m")
+    publisher("PUBSUB", "NUMPAT")
+    # Out of subscribed mode: ordinary commands work and nothing was pushed.
+    p("ECHO", "after")
+    # RESP3 subscribers inside MULTI: both the transaction and the
+    # subscriptions go, and the connection speaks RESP2 again.
+    p("HELLO", "3", mask=mask_id)
+    p("SUBSCRIBE", "reset:c")
+    p("MULTI")
+    p("SET", "reset:k", "v")
+    p("RESET")
+    p("CLIENT", "INFO", mask=client_state)
+    p("EXEC")
+    publisher("PUBLISH", "reset:c", "m")
+    p("GET", "reset:k")
+    publisher.close()
+
+
 def test_reset_without_password(same):
     same("SELECT", "2")
     same("CLIENT", "SETNAME", "x")
