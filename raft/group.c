@@ -15,6 +15,7 @@ struct group {
     struct raft raft;
     struct raft_io io;
     struct raft_uv_transport transport;
+    enum group_transport transport_kind;
     struct raft_fsm fsm;
     uv_loop_t *loop;
     uv_check_t watch; /* notices elections after each loop iteration */
@@ -129,6 +130,14 @@ static void on_loop_iteration(uv_check_t *handle) {
 
 /* ---- Life cycle ---- */
 
+/* Frees the transport's memory (its handles are closed by then). */
+static void close_transport(struct group *g) {
+    if (g->transport_kind == GROUP_TRANSPORT_SHARED_PORT)
+        transport_close(&g->transport);
+    else
+        raft_uv_tcp_close(&g->transport);
+}
+
 int group_new(const struct group_config *cfg, struct group **out, char *errmsg, size_t errlen) {
     struct group *g = calloc(1, sizeof(*g));
     if (g == NULL) {
@@ -143,7 +152,15 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
     g->fsm.apply = fsm_apply;
     g->fsm.snapshot = fsm_snapshot;
     g->fsm.restore = fsm_restore;
-    int rv = raft_uv_tcp_init(&g->transport, cfg->loop);
+    g->transport_kind = cfg->transport;
+    int rv;
+    if (cfg->transport == GROUP_TRANSPORT_SHARED_PORT) {
+        rv = transport_init(&g->transport, cfg->loop);
+        if (rv == 0)
+            transport_set_bus_cb(&g->transport, cfg->bus_cb, cfg->bus_arg);
+    } else {
+        rv = raft_uv_tcp_init(&g->transport, cfg->loop);
+    }
     if (rv != 0) {
         snprintf(errmsg, errlen, "raft transport: %s", raft_strerror(rv));
         goto err_after_alloc;
@@ -174,7 +191,7 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
 err_after_io:
     raft_uv_close(&g->io);
 err_after_transport:
-    raft_uv_tcp_close(&g->transport);
+    close_transport(g);
 err_after_alloc:
     free(g);
     return GROUP_EIO;
@@ -341,7 +358,7 @@ static void one_closed(struct group *g) {
 static void raft_closed(struct raft *r) {
     struct group *g = r->data;
     raft_uv_close(&g->io);
-    raft_uv_tcp_close(&g->transport);
+    close_transport(g);
     one_closed(g);
 }
 

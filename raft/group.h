@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "raft/transport.h"
+
 #define GROUP_ERRORS(X)                                                                            \
     X(GROUP_OK, 0, "ok")                                                                           \
     X(GROUP_ENOMEM, -1, "out of memory")                                                           \
@@ -64,6 +66,13 @@ struct group_config {
     void *apply_arg;
     unsigned election_timeout_ms; /* 0: the library's default */
     unsigned heartbeat_timeout_ms;
+    /* GROUP_TRANSPORT_TCP (the default): libraft's raft_uv_tcp listens on
+     * 'address'. GROUP_TRANSPORT_SHARED_PORT: raft/transport.h's, which
+     * listens on 'address' (the bus port) and hands connections opened with
+     * the bus preamble to 'bus_cb' (may be NULL: they are closed). */
+    enum group_transport { GROUP_TRANSPORT_TCP, GROUP_TRANSPORT_SHARED_PORT } transport;
+    transport_bus_cb bus_cb;
+    void *bus_arg;
 };
 
 /* Creates a member. Returns GROUP_OK and '*out' (free with group_close), or
