@@ -367,12 +367,16 @@ static void incr_by(struct exec_ctx *ctx, long long incr) {
             exec_reply_wrongtype(ctx);
             return;
         }
-        char buf[24];
-        size_t len;
-        const char *p = kv_string(kv, buf, &len);
-        if (!obj_parse_ll(p, len, &value)) {
-            exec_reply_not_integer(ctx);
-            return;
+        if (kv->encoding == OBJ_ENC_INT) {
+            value = kv->v.ll; /* no round trip through its decimal form */
+        } else {
+            char buf[24];
+            size_t len;
+            const char *p = kv_string(kv, buf, &len);
+            if (!obj_parse_ll(p, len, &value)) {
+                exec_reply_not_integer(ctx);
+                return;
+            }
         }
     }
     if ((incr < 0 && value < 0 && incr < LLONG_MIN - value) ||

@@ -4,11 +4,11 @@
 #include "storage/listpack.h"
 
 #include "storage/mem.h"
+#include "storage/num.h"
 #include "storage/object.h"
 #include "storage/storage.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #define HDR_BYTES      8
@@ -348,7 +348,7 @@ const char *lp_get_str(const unsigned char *p, char *buf, size_t *len) {
         *len = v.len;
         return (const char *)v.str;
     }
-    *len = (size_t)snprintf(buf, LP_INTBUF, "%lld", v.ll);
+    *len = num_format_ll(buf, v.ll);
     return buf;
 }
 

@@ -1,6 +1,6 @@
 /* Number and index-range conversions shared by the command families (see
  * num.h). Only the rules Redis applies to command arguments and replies;
- * the encodings' own integer handling stays in object.c and listpack.c. */
+ * the encodings' own integer parsing stays in object.c and listpack.c. */
 #include "storage/num.h"
 
 #include <ctype.h>
@@ -9,6 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+size_t num_format_ll(char *buf, long long v) {
+    char digits[NUM_LL_CHARS];
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    size_t len = 0;
+    if (v < 0)
+        buf[len++] = '-';
+    while (n > 0)
+        buf[len++] = digits[--n];
+    return len;
+}
 
 bool num_parse_long_double(const char *s, size_t len, long double *out) {
     char buf[NUM_LONG_DOUBLE_CHARS];

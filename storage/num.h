@@ -1,6 +1,6 @@
 /* Redis's conversions between numbers and the strings commands read and
  * write, where a command family would otherwise carry its own copy:
- * long doubles (INCRBYFLOAT, HINCRBYFLOAT) and index ranges with negative
+ * long long to decimal, long doubles (INCRBYFLOAT, HINCRBYFLOAT) and index ranges with negative
  * indexes (LRANGE, LTRIM, ZRANGE, ZREMRANGEBYRANK). Pure functions: no
  * allocation, no I/O. */
 #ifndef KR_STORAGE_NUM_H
@@ -8,6 +8,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Formats 'v' in decimal into 'buf' (at least NUM_LL_CHARS bytes; not
+ * NUL-terminated) and returns the length: what "%lld" prints, without
+ * snprintf's cost on the hot paths (integer-encoded strings, listpack and
+ * intset elements). */
+#define NUM_LL_CHARS 20
+size_t num_format_ll(char *buf, long long v);
 
 /* Redis's MAX_LONG_DOUBLE_CHARS: longer float arguments are refused, and
  * every formatted long double fits in a buffer of this size. */

@@ -4,9 +4,9 @@
 #include "storage/object.h"
 
 #include "storage/mem.h"
+#include "storage/num.h"
 
 #include <limits.h>
-#include <stdio.h>
 
 static obj_free_fn free_fns[16];
 static obj_size_fn size_fns[16];
@@ -288,7 +288,7 @@ size_t kv_mem_bytes(const struct kv *kv) {
 const char *kv_string(const struct kv *kv, char *buf, size_t *len) {
     switch (kv->encoding) {
     case OBJ_ENC_INT:
-        *len = (size_t)snprintf(buf, 21, "%lld", kv->v.ll);
+        *len = num_format_ll(buf, kv->v.ll);
         return buf;
     case OBJ_ENC_EMBSTR:
         *len = kv->v.embstr_len;

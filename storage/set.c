@@ -7,9 +7,9 @@
 #include "storage/dict.h"
 #include "storage/intset.h"
 #include "storage/mem.h"
+#include "storage/num.h"
 #include "storage/storage.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* A table member: one allocation with its position in the dense array. */
@@ -135,8 +135,8 @@ static int convert_to_table(struct kv *kv) {
         return STORAGE_ENOMEM;
     for (size_t i = 0; i < intset_len(is); i++) {
         char buf[SET_INT_BUF];
-        int n = snprintf(buf, sizeof(buf), "%lld", (long long)intset_get(is, i));
-        if (table_add_new(t, buf, (size_t)n) != 0) {
+        size_t n = num_format_ll(buf, (long long)intset_get(is, i));
+        if (table_add_new(t, buf, n) != 0) {
             table_free(t);
             return STORAGE_ENOMEM;
         }
@@ -199,8 +199,7 @@ size_t set_size(const struct kv *kv) {
 
 const char *set_at(const struct kv *kv, size_t pos, char buf[SET_INT_BUF], size_t *len) {
     if (kv->encoding == OBJ_ENC_INTSET) {
-        int n = snprintf(buf, SET_INT_BUF, "%lld", (long long)intset_get(kv->v.ptr, pos));
-        *len = (size_t)n;
+        *len = num_format_ll(buf, (long long)intset_get(kv->v.ptr, pos));
         return buf;
     }
     const struct table *t = kv->v.ptr;
