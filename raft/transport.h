@@ -19,8 +19,9 @@
  *   "KRBUS001"  the cluster bus: everything after the preamble belongs to the
  *               bus receiver registered with transport_set_bus_cb.
  *
- * Any other preamble, a Raft handshake with another version, an address
- * field longer than TRANSPORT_MAX_ADDRESS or without a NUL, a peer that
+ * Any other preamble, a Raft handshake with another version or id 0, an
+ * address field longer than TRANSPORT_MAX_ADDRESS or without a NUL, a
+ * bus preamble while no bus receiver is registered, a peer that
  * disconnects early, or one that has not completed its preamble and
  * handshake within the handshake timeout, gets its connection closed.
  *
