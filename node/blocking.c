@@ -5,10 +5,12 @@
 
 #include "node/client.h"
 #include "node/command.h"
+#include "node/db.h"
 #include "node/exec.h"
 #include "node/propose.h"
 #include "node/server.h"
 #include "storage/dict.h"
+#include "storage/keyspace.h"
 #include "storage/object.h"
 
 #include <ctype.h>
@@ -27,7 +29,8 @@ struct parked {
     int nkeys;
     struct waiters **keys; /* the per-key queues it sits in */
     enum blocking_timeout_reply timeout_reply;
-    int64_t deadline_ms; /* 0 = never */
+    enum obj_type want_type; /* what its keys must hold for a re-run to serve it */
+    int64_t deadline_ms;     /* 0 = never */
     uv_timer_t timer;
     bool has_timer;
 };
@@ -261,7 +264,7 @@ err:
 }
 
 bool blocking_wait(struct exec_ctx *ctx, const int *key_args, int nkeys, int64_t deadline_ms,
-                   enum blocking_timeout_reply timeout_reply) {
+                   enum blocking_timeout_reply timeout_reply, enum obj_type want_type) {
     struct client *c = ctx->client;
     if (c == NULL || ctx->argv == NULL || (c->flags & CLIENT_MULTI) || c->blocked != NULL)
         return false;
@@ -281,6 +284,7 @@ bool blocking_wait(struct exec_ctx *ctx, const int *key_args, int nkeys, int64_t
     p->cmd = ctx->cmd;
     p->db = ctx->dbid;
     p->timeout_reply = timeout_reply;
+    p->want_type = want_type;
     p->deadline_ms = deadline_ms;
     c->blocked = p;
     c->flags |= CLIENT_BLOCKED;
@@ -310,14 +314,14 @@ bool blocking_wait(struct exec_ctx *ctx, const int *key_args, int nkeys, int64_t
 }
 
 void blocking_wait_keys(struct exec_ctx *ctx, int first, int nkeys, int64_t deadline_ms,
-                        enum blocking_timeout_reply timeout_reply) {
+                        enum blocking_timeout_reply timeout_reply, enum obj_type want_type) {
     int inline_keys[16] = {0};
     int *keys = nkeys <= 16 ? inline_keys : malloc((size_t)nkeys * sizeof(*keys));
     bool parked = false;
     if (keys != NULL) {
         for (int i = 0; i < nkeys; i++)
             keys[i] = first + i;
-        parked = blocking_wait(ctx, keys, nkeys, deadline_ms, timeout_reply);
+        parked = blocking_wait(ctx, keys, nkeys, deadline_ms, timeout_reply, want_type);
         if (keys != inline_keys)
             free(keys);
     }
@@ -362,6 +366,29 @@ static void rerun(struct parked *p) {
     resume(c);
 }
 
+/* Whether one of the keys 'p' waits on now holds a live value of the type
+ * it waits for. Redis 7.0 leaves a client blocked when its key was set to
+ * another type (or emptied again) rather than answering it. */
+static bool can_serve(const struct parked *p) {
+    struct keyspace *ks = server_db_if_exists(p->db);
+    if (ks == NULL)
+        return false;
+    int64_t now = server_now_ms();
+    for (int i = 0; i < p->nkeys; i++) {
+        const struct kv *kv = keyspace_find(ks, p->keys[i]->key, p->keys[i]->keylen);
+        if (kv != NULL && kv->type == p->want_type && !db_is_expired(kv, now))
+            return true;
+    }
+    return false;
+}
+
+static bool parked_on(const struct parked *p, const struct waiters *w) {
+    for (int i = 0; i < p->nkeys; i++)
+        if (p->keys[i] == w)
+            return true;
+    return false;
+}
+
 void blocking_serve_ready(void) {
     if (serving)
         return;
@@ -369,12 +396,21 @@ void blocking_serve_ready(void) {
     while (ready_head != NULL) {
         struct waiters *w = ready_head;
         ready_head = w->next_ready;
-        /* Every client waiting now gets one re-run, oldest first. Those that
-         * find nothing park again behind the queue, in the same order, so the
-         * queue stays FIFO. is_ready stays set meanwhile, which keeps 'w'
-         * allocated. */
-        for (size_t n = w->len; n > 0 && w->len > 0; n--)
-            rerun(w->queue[0]);
+        /* Every client waiting now that the key can serve gets one re-run,
+         * oldest first; those that still find nothing park again behind the
+         * queue in the same order, so it stays FIFO. Re-runs change the
+         * queue, so walk a copy of it (clients are freed only by a later
+         * loop phase). is_ready stays set meanwhile, which keeps 'w'. */
+        size_t n = w->len;
+        struct client **clients = malloc((n ? n : 1) * sizeof(*clients));
+        for (size_t i = 0; clients != NULL && i < n; i++)
+            clients[i] = w->queue[i]->client;
+        for (size_t i = 0; clients != NULL && i < n; i++) {
+            struct parked *p = clients[i]->blocked;
+            if (p != NULL && parked_on(p, w) && can_serve(p))
+                rerun(p);
+        }
+        free(clients);
         w->is_ready = false;
         free_if_unused(w);
     }

@@ -4,12 +4,16 @@
  * blocking_wait: the client is parked on its keys with a copy of its
  * command. Every change to a key (db_touch_modified) signals it; after the
  * current command, blocking_serve_ready re-runs the parked commands of
- * signalled keys in the order the clients blocked (FIFO per key), each
+ * signalled keys that now hold the type each waits for ('want_type': a list
+ * for BLPOP, a zset for BZPOPMIN, a stream for XREAD), in the order the
+ * clients blocked (FIFO per key), each
  * through the normal write step, so the pop that finally happens is an
  * ordinary write that every member applies identically. A re-run that still
  * finds nothing keeps its place in the queue. */
 #ifndef KR_NODE_BLOCKING_H
 #define KR_NODE_BLOCKING_H
+
+#include "storage/object.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,14 +33,14 @@ enum blocking_timeout_reply {
  * command): the handler then replies as on timeout itself. On true the
  * handler must write nothing. */
 bool blocking_wait(struct exec_ctx *ctx, const int *key_args, int nkeys, int64_t deadline_ms,
-                   enum blocking_timeout_reply timeout_reply);
+                   enum blocking_timeout_reply timeout_reply, enum obj_type want_type);
 /* blocking_wait on the consecutive keys argv['first' .. 'first'+'nkeys'-1],
  * for commands whose keys are one run of arguments (BLPOP, BZPOPMIN,
  * BLMPOP, BZMPOP ...). When the client cannot block (inside MULTI, from a
  * script, out of memory) it writes the timeout reply itself, as Redis does
  * for a client that may not block; either way the handler is done. */
 void blocking_wait_keys(struct exec_ctx *ctx, int first, int nkeys, int64_t deadline_ms,
-                        enum blocking_timeout_reply timeout_reply);
+                        enum blocking_timeout_reply timeout_reply, enum obj_type want_type);
 /* Notes that 'key' of database 'db' changed. Cheap when nobody waits. */
 void blocking_signal_key(int db, const char *key, size_t len);
 /* Re-runs the commands of clients parked on signalled keys. */

@@ -257,7 +257,8 @@ static void mpop_generic(struct exec_ctx *ctx, int numkeys_arg, bool blocking) {
         return;
     }
     if (blocking)
-        blocking_wait_keys(ctx, numkeys_arg + 1, (int)numkeys, deadline, BLOCKING_REPLY_NULL_ARRAY);
+        blocking_wait_keys(ctx, numkeys_arg + 1, (int)numkeys, deadline, BLOCKING_REPLY_NULL_ARRAY,
+                           OBJ_LIST);
     else
         resp_add_null_array(ctx->out);
 }
@@ -292,7 +293,7 @@ static void blocking_pop(struct exec_ctx *ctx, bool at_head) {
         elements_removed(ctx, list, i, pop_event(at_head));
         return;
     }
-    blocking_wait_keys(ctx, 1, ctx->argc - 2, deadline, BLOCKING_REPLY_NULL_ARRAY);
+    blocking_wait_keys(ctx, 1, ctx->argc - 2, deadline, BLOCKING_REPLY_NULL_ARRAY, OBJ_LIST);
 }
 
 void cmd_blpop(struct exec_ctx *ctx) {
@@ -386,7 +387,7 @@ static void blocking_move(struct exec_ctx *ctx, bool from_head, bool to_head, in
     if (src != NULL)
         move_generic(ctx, from_head, to_head);
     else
-        blocking_wait_keys(ctx, 1, 1, deadline, BLOCKING_REPLY_NULL_BULK);
+        blocking_wait_keys(ctx, 1, 1, deadline, BLOCKING_REPLY_NULL_BULK, OBJ_LIST);
 }
 
 void cmd_blmove(struct exec_ctx *ctx) {

@@ -225,8 +225,8 @@ static bool block(struct exec_ctx *ctx, const struct read_args *a, const struct 
         struct exec_ctx pinned = *ctx;
         pinned.argv = argv;
         pinned.argvlen = argvlen;
-        parked =
-            blocking_wait(&pinned, keys, a->nstreams, a->deadline_ms, BLOCKING_REPLY_NULL_ARRAY);
+        parked = blocking_wait(&pinned, keys, a->nstreams, a->deadline_ms,
+                               BLOCKING_REPLY_NULL_ARRAY, OBJ_STREAM);
     }
     free(argv);
     free(argvlen);

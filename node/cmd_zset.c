@@ -772,7 +772,7 @@ static void zpop_generic(struct exec_ctx *ctx, const struct zpop_args *a) {
         return;
     }
     if (a->timeout_arg != 0)
-        blocking_wait_keys(ctx, a->first, a->keyc, deadline, BLOCKING_REPLY_NULL_ARRAY);
+        blocking_wait_keys(ctx, a->first, a->keyc, deadline, BLOCKING_REPLY_NULL_ARRAY, OBJ_ZSET);
     else if (a->nil_when_empty)
         resp_add_null_array(ctx->out);
     else

@@ -119,3 +119,24 @@ def test_closing_a_blocked_client_unblocks_it(server):
     wait_blocked(admin, 0)
     admin.rpush("gone", "v")
     assert admin.lrange("gone", 0, -1) == [b"v"]
+
+
+@pytest.mark.parametrize("binary", ["keyraft", "redis"])
+def test_a_key_of_another_type_does_not_wake_the_waiter(binary):
+    """Redis 7.0 keeps a BLPOP blocked when its key is set to a string; the
+    same test runs against both servers."""
+    from harness import KEYRAFT, REDIS, Server
+    s = Server(KEYRAFT if binary == "keyraft" else REDIS).start()
+    try:
+        admin, waiter = s.client(), s.client()
+        t, result = blocked_call(waiter, "BLPOP", "k", "5")
+        wait_blocked(admin, 1)
+        admin.set("k", "a string")
+        admin.ping()  # a command after the signal: any wake-up has run by now
+        assert admin.info("clients")["blocked_clients"] == 1 and "reply" not in result
+        admin.delete("k")
+        admin.rpush("k", "v")
+        t.join(5)
+        assert list(result["reply"]) == [b"k", b"v"]
+    finally:
+        s.cleanup()
