@@ -189,7 +189,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     if (cmd->flags & CMD_WRITE) {
         propose_write(&ctx);
     } else {
-        ctx.now_ms = server_now_ms();
+        ctx.now_ms = server_now_ms_at(start_us);
         ctx.seed = server_random(); /* HRANDFIELD, ZRANDMEMBER, SRANDMEMBER */
         exec_run(&ctx);
     }

@@ -45,6 +45,25 @@ uint64_t server_monotonic_us(void) {
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* Wall clock minus monotonic clock, in microseconds, and when it was read. */
+static int64_t wall_offset_us;
+static uint64_t wall_offset_read_us;
+static bool wall_offset_valid;
+#define WALL_OFFSET_MAX_AGE_US 100000
+
+int64_t server_now_ms_at(uint64_t mono_us) {
+    if (!wall_offset_valid || mono_us - wall_offset_read_us >= WALL_OFFSET_MAX_AGE_US) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t now_us = server_monotonic_us();
+        int64_t wall_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        wall_offset_us = wall_us - (int64_t)now_us;
+        wall_offset_read_us = now_us;
+        wall_offset_valid = true;
+    }
+    return ((int64_t)mono_us + wall_offset_us) / 1000;
+}
+
 /* splitmix64: small, fast, and good enough for seeds (never for secrets). */
 uint64_t server_random(void) {
     uint64_t z = (server.rng += 0x9e3779b97f4a7c15ULL);

@@ -70,6 +70,12 @@ void server_request_shutdown(int exit_code);
 int64_t server_now_ms(void);
 /* Monotonic time in microseconds (durations: slowlog, latency). */
 uint64_t server_monotonic_us(void);
+/* Wall-clock time in milliseconds at 'mono_us', a recent reading of
+ * server_monotonic_us(): the command path gets both times from one clock
+ * read. The offset between the two clocks is re-read when it is older than
+ * 100 ms, so a step of the wall clock shows within 100 ms (slewing moves
+ * both clocks alike). */
+int64_t server_now_ms_at(uint64_t mono_us);
 /* 64 random bits for seeds and leader decisions. */
 uint64_t server_random(void);
 /* Database 'id', created on first use; NULL on allocation failure. */
