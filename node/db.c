@@ -67,9 +67,8 @@ bool db_set(struct exec_ctx *ctx, struct kv *kv) {
         return false;
     }
     kv->lru = server.lru_clock;
-    struct kv *old = keyspace_find(ks, kv_key(kv), kv->keylen);
-    int rc = old ? keyspace_replace(ks, old, kv) : keyspace_add(ks, kv);
-    if (rc != 0) {
+    struct kv *old;
+    if (keyspace_set(ks, kv, &old) != 0) {
         kv_free(kv);
         exec_reply_oom(ctx);
         return false;

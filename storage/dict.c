@@ -96,6 +96,8 @@ static size_t find_index(const struct dict *d, const char *key, size_t len, uint
 }
 
 void *dict_find(const struct dict *d, const char *key, size_t len) {
+    if (d->used == 0)
+        return NULL; /* skips hashing: hooks probe tables that are mostly empty */
     size_t i = find_index(d, key, len, hash_key(d, key, len));
     return i == SIZE_MAX ? NULL : slot_elem(d->slots[i]);
 }
@@ -150,6 +152,8 @@ int dict_add(struct dict *d, void *elem) {
 }
 
 void *dict_remove(struct dict *d, const char *key, size_t len) {
+    if (d->used == 0)
+        return NULL;
     size_t i = find_index(d, key, len, hash_key(d, key, len));
     if (i == SIZE_MAX)
         return NULL;

@@ -88,8 +88,7 @@ struct kv *keyspace_find(const struct keyspace *ks, const char *key, size_t len)
     return d == NULL ? NULL : dict_find(d, key, len);
 }
 
-int keyspace_add(struct keyspace *ks, struct kv *kv) {
-    unsigned slot = keyslot_of(kv_key(kv), kv->keylen);
+static int add_to_slot(struct keyspace *ks, unsigned slot, struct kv *kv) {
     struct dict *d = ks->slots[slot];
     if (d == NULL) {
         d = mem_alloc(sizeof(*d));
@@ -108,6 +107,10 @@ int keyspace_add(struct keyspace *ks, struct kv *kv) {
     ks->size++;
     fenwick_add(ks, slot, 1);
     return STORAGE_OK;
+}
+
+int keyspace_add(struct keyspace *ks, struct kv *kv) {
+    return add_to_slot(ks, keyslot_of(kv_key(kv), kv->keylen), kv);
 }
 
 struct kv *keyspace_remove(struct keyspace *ks, const char *key, size_t len) {
@@ -130,8 +133,8 @@ struct kv *keyspace_remove(struct keyspace *ks, const char *key, size_t len) {
     return kv;
 }
 
-int keyspace_replace(struct keyspace *ks, struct kv *old, struct kv *repl) {
-    struct dict *d = ks->slots[keyslot_of(kv_key(old), old->keylen)];
+/* Swaps 'old' for 'repl' in 'd', the table of their slot. */
+static int replace_in(struct keyspace *ks, struct dict *d, struct kv *old, struct kv *repl) {
     assert(d != NULL);
     if (repl->has_expire && !old->has_expire) {
         if (dict_add(&ks->expires, repl) != STORAGE_OK)
@@ -145,6 +148,19 @@ int keyspace_replace(struct keyspace *ks, struct kv *old, struct kv *repl) {
     assert(replaced);
     (void)replaced;
     return STORAGE_OK;
+}
+
+int keyspace_replace(struct keyspace *ks, struct kv *old, struct kv *repl) {
+    return replace_in(ks, ks->slots[keyslot_of(kv_key(old), old->keylen)], old, repl);
+}
+
+int keyspace_set(struct keyspace *ks, struct kv *kv, struct kv **old) {
+    unsigned slot = keyslot_of(kv_key(kv), kv->keylen);
+    struct dict *d = ks->slots[slot];
+    struct kv *found = d != NULL ? dict_find(d, kv_key(kv), kv->keylen) : NULL;
+    int rc = found != NULL ? replace_in(ks, d, found, kv) : add_to_slot(ks, slot, kv);
+    *old = rc == STORAGE_OK ? found : NULL;
+    return rc;
 }
 
 size_t keyspace_slot_size(const struct keyspace *ks, unsigned slot) {

@@ -39,6 +39,11 @@ struct kv *keyspace_remove(struct keyspace *ks, const char *key, size_t len);
 /* Swaps 'old' (present) for 'repl' (same key); takes ownership of 'repl' and
  * returns ownership of 'old' to the caller. Keeps the expiry index in step. */
 int keyspace_replace(struct keyspace *ks, struct kv *old, struct kv *repl);
+/* keyspace_add or keyspace_replace, whichever the key needs, with its slot
+ * computed once (the SET path). Takes ownership of 'kv' on success and sets
+ * '*old' to the record it replaced (the caller owns it) or NULL. On failure
+ * nothing changes and '*old' is NULL. */
+int keyspace_set(struct keyspace *ks, struct kv *kv, struct kv **old);
 
 size_t keyspace_slot_size(const struct keyspace *ks, unsigned slot);
 /* Calls 'fn' on up to 'max' records of 'slot'; returns how many. 'fn' must

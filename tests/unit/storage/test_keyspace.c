@@ -65,6 +65,35 @@ TEST(keyspace_add_find_remove_scan) {
     CHECK_EQ_INT(mem_used(), before);
 }
 
+TEST(keyspace_set_adds_or_replaces) {
+    size_t before = mem_used();
+    struct keyspace *ks = keyspace_new();
+    CHECK(ks != NULL);
+    struct kv *old = (struct kv *)1;
+    struct kv *a = kv_new_string("k", 1, "a", 1, 500);
+    CHECK_EQ_INT(keyspace_set(ks, a, &old), 0);
+    CHECK(old == NULL);
+    CHECK(keyspace_find(ks, "k", 1) == a);
+    CHECK_EQ_INT(keyspace_expires_size(ks), 1);
+
+    struct kv *b = kv_new_string("k", 1, "b", 1, -1);
+    CHECK_EQ_INT(keyspace_set(ks, b, &old), 0);
+    CHECK(old == a);
+    kv_free(old);
+    CHECK(keyspace_find(ks, "k", 1) == b);
+    CHECK_EQ_INT(keyspace_size(ks), 1);
+    CHECK_EQ_INT(keyspace_slot_size(ks, keyslot_of("k", 1)), 1);
+    CHECK_EQ_INT(keyspace_expires_size(ks), 0);
+
+    struct kv *c = kv_new_string("k", 1, "c", 1, 700);
+    CHECK_EQ_INT(keyspace_set(ks, c, &old), 0);
+    CHECK(old == b);
+    kv_free(old);
+    CHECK(keyspace_random_expiring(ks, 1) == c);
+    keyspace_free(ks);
+    CHECK_EQ_INT(mem_used(), before);
+}
+
 TEST(string_encodings) {
     char buf[24];
     size_t len;
