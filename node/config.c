@@ -137,6 +137,8 @@ const struct config_directive config_table[] = {
     S("cluster-announce-ip", cluster_announce_ip, "", 0),
     I("cluster-announce-port", cluster_announce_port, 0, 65535, "0", 0),
     I("cluster-announce-bus-port", cluster_announce_bus_port, 0, 65535, "0", 0),
+    B("cluster-require-full-coverage", cluster_require_full_coverage, "yes", 0),
+    B("cluster-allow-reads-when-down", cluster_allow_reads_when_down, "no", 0),
     {.name = NULL},
 };
 

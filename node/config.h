@@ -83,6 +83,8 @@ struct config {
     char *cluster_announce_ip;
     long long cluster_announce_port;
     long long cluster_announce_bus_port;
+    bool cluster_require_full_coverage;
+    bool cluster_allow_reads_when_down;
     /* path of the config file, if any (CONFIG REWRITE target) */
     char *config_file;
 };

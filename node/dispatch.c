@@ -5,6 +5,7 @@
 #include "node/acl.h"
 #include "node/blocking.h"
 #include "node/client.h"
+#include "node/cluster_redirect.h"
 #include "node/command.h"
 #include "node/exec.h"
 #include "node/info.h"
@@ -143,6 +144,12 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     char denial[256];
     if (!acl_permits(c, cmd, argc, argv, argvlen, denial, sizeof(denial))) {
         reject(c, cmd, denial);
+        return;
+    }
+    char redirect[256];
+    if (cfg.cluster_enabled &&
+        cluster_redirect(c, cmd, argc, argv, argvlen, redirect, sizeof(redirect))) {
+        reject(c, cmd, redirect);
         return;
     }
     if ((shard_is_loading() || persist_is_loading()) && !(cmd->flags & CMD_LOADING)) {

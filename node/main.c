@@ -1,6 +1,7 @@
 /* keyraft-server entry point: the command line of redis-server 7.0
  * (`keyraft-server [/path/to/keyraft.conf] [--directive value ...] [-]`),
  * daemonizing, the pid file, and the start and exit log lines. */
+#include "node/cluster_mode.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/persist.h"
@@ -118,11 +119,12 @@ int main(int argc, char **argv) {
                 KEYRAFT_VERSION, KEYRAFT_REDIS_VERSION, (int)(sizeof(long) * 8), (int)getpid());
     log_warning("Configuration loaded");
     config_log_ignored();
-    if (server_init() != 0 || persist_start_loading() != 0)
+    if (server_init() != 0 || cluster_mode_start() != 0 || persist_start_loading() != 0)
         goto err_after_config;
     if (cfg.pidfile[0] != '\0')
         write_pidfile();
-    log_notice("Running mode=standalone, port=%lld.", cfg.port);
+    log_notice("Running mode=%s, port=%lld.", cfg.cluster_enabled ? "cluster" : "standalone",
+               cfg.port);
     log_notice("Server initialized");
     log_notice("Ready to accept connections tcp");
     server_run();
@@ -135,6 +137,7 @@ int main(int argc, char **argv) {
     }
     log_warning("keyraft is now ready to exit, bye bye...");
     int code = server.exit_code;
+    cluster_mode_close();
     server_close();
     config_free();
     return code;
