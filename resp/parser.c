@@ -123,12 +123,31 @@ static const char *find_line_end(const char *s, size_t len, char c) {
     return end;
 }
 
+/* The usual length line: 1 to 18 digits, no leading zero (but "0"), then
+ * CR. Returns how many digits precede the CR and sets '*out', or 0 for
+ * anything else (the general path then decides, with its exact errors). */
+static size_t scan_short_length(const char *s, size_t avail, long long *out) {
+    size_t i = 0;
+    long long v = 0;
+    while (i < avail && i < 18 && s[i] >= '0' && s[i] <= '9')
+        v = v * 10 + (s[i++] - '0');
+    if (i == 0 || i == avail || s[i] != '\r' || (s[0] == '0' && i > 1))
+        return 0;
+    *out = v;
+    return i;
+}
+
 /* Reads a "<prefix><number>\r\n" line at p->pos. Returns RESP_OK and advances
  * p->pos, RESP_AGAIN, or RESP_EPROTO (with 'toobig' when no CR in sight). */
 static int read_length_line(struct resp_parser *p, const char *buf, size_t len, long long *out,
                             const char *toobig, const char *invalid) {
     const char *start = buf + p->pos + 1;
     size_t avail = len - p->pos - 1;
+    size_t digits = scan_short_length(start, avail, out);
+    if (digits > 0 && digits + 1 < avail) {
+        p->pos += digits + 3;
+        return RESP_OK;
+    }
     const char *cr = find_line_end(start, avail, '\r');
     if (cr == NULL) {
         if (len - p->pos > RESP_INLINE_MAX_SIZE)

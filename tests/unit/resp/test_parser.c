@@ -47,6 +47,24 @@ TEST(multibulk_every_split) {
     }
 }
 
+/* Multi-digit lengths take the parser's short-length path; every split of
+ * them must too. */
+TEST(multidigit_lengths_every_split) {
+    const char *req = "*2\r\n$12\r\nhello world!\r\n$10\r\n0123456789\r\n";
+    size_t len = strlen(req);
+    for (size_t split = 0; split <= len; split++) {
+        struct fixture f;
+        setup(&f);
+        int rc = feed_split(&f, req, len, split);
+        CHECK_EQ_INT(rc, RESP_OK);
+        CHECK_EQ_INT(f.p.argc, 2);
+        CHECK_MEM(f.p.argv[0], f.p.argvlen[0], "hello world!");
+        CHECK_MEM(f.p.argv[1], f.p.argvlen[1], "0123456789");
+        CHECK_EQ_INT(f.p.consumed, len);
+        teardown(&f);
+    }
+}
+
 TEST(inline_every_split) {
     const char *req = "set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n";
     size_t len = strlen(req);
@@ -82,6 +100,10 @@ TEST(protocol_errors_match_redis) {
     CHECK(strcmp(error_of("*1\r\n$-5\r\n"), "invalid bulk length") == 0);
     CHECK(strcmp(error_of("*1\r\n$+4\r\n"), "invalid bulk length") == 0);
     CHECK(strcmp(error_of("*1\r\n$2000\r\n"), "invalid bulk length") == 0); /* > max 1024 */
+    CHECK(strcmp(error_of("*1\r\n$00\r\n"), "invalid bulk length") == 0);
+    CHECK(strcmp(error_of("*1\r\n$12x\r\n"), "invalid bulk length") == 0);
+    CHECK(strcmp(error_of("*1\r\n$999999999999999999\r\n"), "invalid bulk length") == 0);
+    CHECK(strcmp(error_of("*99999999999999999999\r\n"), "invalid multibulk length") == 0);
     CHECK(strcmp(error_of("*1\r\nx"), "expected '$', got 'x'") == 0);
     CHECK(strcmp(error_of("set \"a b\r\n"), "unbalanced quotes in request") == 0);
     CHECK(strcmp(error_of("echo \"a\"b\r\n"), "unbalanced quotes in request") == 0);
