@@ -294,11 +294,13 @@ void pubsub_client_reset(struct client *c) {
 /* ---- Delivery ---- */
 
 /* Clients that passed their output limit during one delivery; they are
- * closed once it is over, so no subscriber list changes while it runs. */
+ * closed once it is over, so no subscriber list changes while it runs.
+ * 'now_ms' is read once per delivery, not once per subscriber. */
 struct overflow {
     struct client *small[8];
     struct client **list;
     size_t count, cap;
+    int64_t now_ms;
 };
 
 static void overflow_add(struct overflow *o, struct client *c) {
@@ -337,7 +339,7 @@ static void after_append(struct client *c, struct overflow *o) {
     int64_t unused = 0;
     int64_t *since = c->pubsub != NULL ? &c->pubsub->soft_limit_since_s : &unused;
     enum outlimit_class cls = (c->flags & CLIENT_PUBSUB) ? OUTLIMIT_PUBSUB : OUTLIMIT_NORMAL;
-    if (outlimit_reached(cls, outlimit_pending_bytes(c), server_now_ms(), since))
+    if (outlimit_reached(cls, outlimit_pending_bytes(c), o->now_ms, since))
         overflow_add(o, c);
 }
 
@@ -353,7 +355,7 @@ static void write_message(struct client *c, const char *kind, const struct topic
 
 static long long deliver(enum pubsub_kind kind, const char *channel, size_t chlen, const char *msg,
                          size_t msglen) {
-    struct overflow o = {.cap = 8};
+    struct overflow o = {.cap = 8, .now_ms = server_now_ms()};
     o.list = o.small;
     long long receivers = 0;
     struct topic *t = dict_find(table(kind), channel, chlen);
@@ -400,7 +402,7 @@ long long pubsub_publish_shard(const char *channel, size_t chlen, const char *ms
 
 void pubsub_deliver_raw(struct client *c, const char *channel, size_t chlen, const char *payload,
                         size_t payload_len) {
-    struct overflow o = {.cap = 8};
+    struct overflow o = {.cap = 8, .now_ms = server_now_ms()};
     o.list = o.small;
     resp_add_push(&c->out, 3);
     resp_add_bulk_cstr(&c->out, "message");

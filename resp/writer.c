@@ -67,6 +67,16 @@ void resp_add_raw(struct resp_out *o, const char *p, size_t len) {
 }
 
 size_t resp_ll2str(char *buf, long long v) {
+    /* Most lengths and counts in replies are below 100. */
+    if (v >= 0 && v < 100) {
+        if (v < 10) {
+            buf[0] = (char)('0' + v);
+            return 1;
+        }
+        buf[0] = (char)('0' + v / 10);
+        buf[1] = (char)('0' + v % 10);
+        return 2;
+    }
     char tmp[21];
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
     size_t n = 0;

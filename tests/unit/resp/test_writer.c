@@ -70,4 +70,12 @@ TEST(ll2str_extremes) {
     CHECK_MEM(buf, n, "-9223372036854775808");
     n = resp_ll2str(buf, 0);
     CHECK_MEM(buf, n, "0");
+    /* Around the short path for 0..99. */
+    static const long long values[] = {9, 10, 42, 99, 100, 101, -1, -99, -100};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        char want[24];
+        n = resp_ll2str(buf, values[i]);
+        snprintf(want, sizeof(want), "%lld", values[i]);
+        CHECK_MEM(buf, n, want);
+    }
 }
