@@ -273,16 +273,17 @@ def test_random_lists_match_reference(same):
 
 
 def test_cluster_mode_denies_by_and_get():
-    """In cluster mode BY with a real pattern and GET are refused. (keyraft has
-    no slot checks yet; the reference serves every slot.)"""
+    """In cluster mode BY with a real pattern and GET are refused (both nodes
+    serve every slot)."""
     ours = Server(KEYRAFT, args=["--cluster-enabled", "yes"]).start()
     ref = Server(REDIS, args=["--cluster-enabled", "yes", "--appendonly", "no"]).start()
     same = SideBySide(ours, ref)
     try:
-        ref_conn = same.conns[1]
-        run_command(ref_conn, "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
-        wait_until(lambda: b"cluster_state:ok" in run_command(ref_conn, "CLUSTER", "INFO"),
-                   what="reference cluster state ok")
+        for conn in same.conns:
+            run_command(conn, "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+        for conn in same.conns:
+            wait_until(lambda: b"cluster_state:ok" in run_command(conn, "CLUSTER", "INFO"),
+                       timeout=20, what="cluster state ok")
         same.both("RPUSH", "l", "2", "1")
         same("SORT", "l", "BY", "w_*")
         same("SORT", "l", "GET", "w_*")
