@@ -7,6 +7,7 @@
 #include "node/config.h"
 #include "node/db.h"
 #include "node/exec.h"
+#include "node/server.h"
 #include "node/notify.h"
 #include "storage/mem.h"
 #include "storage/num.h"
@@ -44,14 +45,26 @@ static bool check_string_length(struct exec_ctx *ctx, size_t base, size_t added)
     return true;
 }
 
-/* Stores a new string record for argv[1]; db_set replies -OOM on failure. */
-static bool store_string(struct exec_ctx *ctx, const char *val, size_t len, int64_t expire_ms) {
+/* Stores 'val' as the string at argv[1]. 'old' is its live record when the
+ * caller already looked it up (or NULL): a same-shaped value is then
+ * overwritten in place. Replies -OOM on failure. */
+static bool store_string_over(struct exec_ctx *ctx, struct kv *old, const char *val, size_t len,
+                              int64_t expire_ms) {
+    if (old != NULL && kv_overwrite_string(old, val, len, expire_ms)) {
+        old->lru = server.lru_clock;
+        db_touch_modified(ctx, ctx->argv[1], ctx->argvlen[1]);
+        return true;
+    }
     struct kv *kv = kv_new_string(ctx->argv[1], ctx->argvlen[1], val, len, expire_ms);
     if (kv == NULL) {
         exec_reply_oom(ctx);
         return false;
     }
     return db_set(ctx, kv);
+}
+
+static bool store_string(struct exec_ctx *ctx, const char *val, size_t len, int64_t expire_ms) {
+    return store_string_over(ctx, NULL, val, len, expire_ms);
 }
 
 void cmd_get(struct exec_ctx *ctx) {
@@ -184,7 +197,8 @@ static void set_generic(struct exec_ctx *ctx, unsigned flags, int value_arg, int
         notify_keyspace_event(ctx, NOTIFY_EXPIRED, "expired", key, keylen);
         stored = true;
     } else {
-        stored = store_string(ctx, ctx->argv[value_arg], ctx->argvlen[value_arg], expire_ms);
+        stored =
+            store_string_over(ctx, old, ctx->argv[value_arg], ctx->argvlen[value_arg], expire_ms);
         if (stored) {
             notify_keyspace_event(ctx, NOTIFY_STRING, "set", key, keylen);
             if (expire_arg)

@@ -262,6 +262,30 @@ void kv_free_shell(struct kv *kv) {
     mem_free(kv);
 }
 
+bool kv_overwrite_string(struct kv *kv, const char *val, size_t len, int64_t expire_ms) {
+    if (kv->type != OBJ_STRING || (expire_ms >= 0) != (kv->has_expire != 0))
+        return false;
+    long long ll;
+    if (len <= 20 && obj_parse_ll(val, len, &ll)) {
+        if (kv->encoding != OBJ_ENC_INT)
+            return false;
+        kv->v.ll = ll;
+    } else if (len <= OBJ_EMBSTR_MAX) {
+        if (kv->encoding != OBJ_ENC_EMBSTR || kv->v.embstr_len != len)
+            return false;
+        memcpy((char *)kv_key(kv) + kv->keylen, val, len);
+    } else {
+        struct raw_string *raw = kv->v.ptr;
+        if (kv->encoding != OBJ_ENC_RAW || raw->cap < len || raw->cap > 2 * len)
+            return false;
+        memcpy(raw->data, val, len);
+        raw->len = len;
+    }
+    if (expire_ms >= 0)
+        memcpy(kv->data, &expire_ms, 8);
+    return true;
+}
+
 void kv_free(struct kv *kv) {
     if (kv == NULL)
         return;

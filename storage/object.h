@@ -132,6 +132,13 @@ struct kv *kv_rename(const struct kv *kv, const char *key, size_t keylen);
  * Returns NULL on allocation failure or when a collection type registered no
  * dup function. */
 struct kv *kv_copy(const struct kv *kv, const char *key, size_t keylen, int64_t expire_ms);
+/* Overwrites the string value of 'kv' in place with 'val' and expiry
+ * 'expire_ms' (< 0: none) when that gives exactly the record kv_new_string
+ * would build (same encoding; the same embedded length; a RAW buffer that
+ * fits without wasting more than its size; an expiry where there was one).
+ * Returns false, changing nothing, otherwise. Saves an allocation and a
+ * table update on the common overwrite of a small value. */
+bool kv_overwrite_string(struct kv *kv, const char *val, size_t len, int64_t expire_ms);
 /* Frees the record and its value. */
 void kv_free(struct kv *kv);
 /* Frees the record only (its value was moved elsewhere). */
