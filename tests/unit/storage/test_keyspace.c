@@ -112,3 +112,31 @@ TEST(string_encodings) {
     kv_free(b);
     kv_free(c);
 }
+
+TEST(overwrite_string_only_when_the_shape_is_unchanged) {
+    char buf[24];
+    size_t len;
+    struct kv *e = kv_new_string("k", 1, "abc", 3, -1);
+    CHECK(kv_overwrite_string(e, "xyz", 3, -1));
+    const char *s = kv_string(e, buf, &len);
+    CHECK_MEM(s, len, "xyz");
+    CHECK(!kv_overwrite_string(e, "wxyz", 4, -1)); /* another embedded length */
+    CHECK(!kv_overwrite_string(e, "123", 3, -1));  /* would be an integer */
+    CHECK(!kv_overwrite_string(e, "xyz", 3, 500)); /* would need an expiry slot */
+    s = kv_string(e, buf, &len);
+    CHECK_MEM(s, len, "xyz");
+    struct kv *i = kv_new_string("k", 1, "10", 2, 100);
+    CHECK(kv_overwrite_string(i, "-42", 3, 200));
+    CHECK(i->encoding == OBJ_ENC_INT && i->v.ll == -42 && kv_expire(i) == 200);
+    CHECK(!kv_overwrite_string(i, "-42", 3, -1)); /* would drop the expiry */
+    char big[100];
+    memset(big, 'r', sizeof(big));
+    struct kv *r = kv_new_string("k", 1, big, sizeof(big), -1);
+    CHECK(kv_overwrite_string(r, big, 60, -1));
+    CHECK(kv_string(r, buf, &len) != NULL && len == 60);
+    CHECK(!kv_overwrite_string(r, big, 45, -1) || r->encoding == OBJ_ENC_RAW);
+    CHECK(!kv_overwrite_string(r, big, 20, -1)); /* would be embedded */
+    kv_free(e);
+    kv_free(i);
+    kv_free(r);
+}
