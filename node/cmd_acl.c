@@ -190,10 +190,7 @@ void cmd_acl_whoami(struct exec_ctx *ctx) {
 
 void cmd_acl_cat(struct exec_ctx *ctx) {
     if (ctx->argc > 3) {
-        resp_add_errorf(ctx->out,
-                        "ERR unknown subcommand or wrong number of arguments for '%.*s'. "
-                        "Try ACL HELP.",
-                        (int)ctx->argvlen[1], ctx->argv[1]);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     if (ctx->argc == 2) {
@@ -226,10 +223,7 @@ void cmd_acl_cat(struct exec_ctx *ctx) {
 
 void cmd_acl_log(struct exec_ctx *ctx) {
     if (ctx->argc > 3) {
-        resp_add_errorf(ctx->out,
-                        "ERR unknown subcommand or wrong number of arguments for '%.*s'. "
-                        "Try ACL HELP.",
-                        (int)ctx->argvlen[1], ctx->argv[1]);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     long long count = 10;
@@ -249,10 +243,7 @@ void cmd_acl_log(struct exec_ctx *ctx) {
 
 void cmd_acl_genpass(struct exec_ctx *ctx) {
     if (ctx->argc > 3) {
-        resp_add_errorf(ctx->out,
-                        "ERR unknown subcommand or wrong number of arguments for '%.*s'. "
-                        "Try ACL HELP.",
-                        (int)ctx->argvlen[1], ctx->argv[1]);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     long long bits = 256;

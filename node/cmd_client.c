@@ -23,19 +23,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Redis 7.0 addReplySubcommandSyntaxError. */
-static void reply_subcommand_syntax_error(struct exec_ctx *ctx) {
-    char parent[32];
-    size_t n = ctx->argvlen[0] < sizeof(parent) - 1 ? ctx->argvlen[0] : sizeof(parent) - 1;
-    for (size_t i = 0; i < n; i++)
-        parent[i] = (char)toupper((unsigned char)ctx->argv[0][i]);
-    parent[n] = '\0';
-    int sublen = (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128);
-    resp_add_errorf(ctx->out,
-                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s HELP.",
-                    sublen, ctx->argv[1], parent);
-}
-
 /* ---- Identity ---- */
 
 void cmd_client_id(struct exec_ctx *ctx) {
@@ -420,7 +407,7 @@ void cmd_client_kill(struct exec_ctx *ctx) {
 /* CLIENT PAUSE timeout-ms [WRITE|ALL] */
 void cmd_client_pause(struct exec_ctx *ctx) {
     if (ctx->argc > 4) {
-        reply_subcommand_syntax_error(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     enum pause_type type = PAUSE_ALL;

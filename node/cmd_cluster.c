@@ -33,18 +33,6 @@ static struct cluster_state *view_or_reply(struct exec_ctx *ctx) {
     return cs;
 }
 
-/* Redis's addReplySubcommandSyntaxError. */
-static void reply_subcommand_syntax(struct exec_ctx *ctx) {
-    char upper[32];
-    size_t n = ctx->argvlen[0] < sizeof(upper) - 1 ? ctx->argvlen[0] : sizeof(upper) - 1;
-    for (size_t i = 0; i < n; i++)
-        upper[i] = (char)toupper((unsigned char)ctx->argv[0][i]);
-    upper[n] = '\0';
-    resp_add_errorf(ctx->out,
-                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s HELP.",
-                    (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128), ctx->argv[1], upper);
-}
-
 static void reply_unknown_node(struct exec_ctx *ctx, int i) {
     resp_add_errorf(ctx->out, "ERR Unknown node %.*s", (int)ctx->argvlen[i], ctx->argv[i]);
 }
@@ -684,7 +672,7 @@ void cmd_cluster_meet(struct exec_ctx *ctx) {
     if (cs == NULL)
         return;
     if (ctx->argc > 5) {
-        reply_subcommand_syntax(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     long long port, cport;
@@ -793,7 +781,7 @@ void cmd_cluster_failover(struct exec_ctx *ctx) {
     if (cs == NULL)
         return;
     if (ctx->argc > 3) {
-        reply_subcommand_syntax(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     bool force = false;
@@ -824,7 +812,7 @@ void cmd_cluster_reset(struct exec_ctx *ctx) {
     if (cs == NULL)
         return;
     if (ctx->argc > 3) {
-        reply_subcommand_syntax(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     bool hard = false;

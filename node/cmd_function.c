@@ -55,19 +55,6 @@ void cmd_fcall_ro(struct exec_ctx *ctx) {
     fcall_generic(ctx, true);
 }
 
-/* Redis's addReplySubcommandSyntaxError. */
-static void reply_subcommand_syntax(struct exec_ctx *ctx) {
-    char upper[32];
-    size_t n = ctx->argvlen[0] < sizeof(upper) - 1 ? ctx->argvlen[0] : sizeof(upper) - 1;
-    for (size_t i = 0; i < n; i++)
-        upper[i] = (char)toupper((unsigned char)ctx->argv[0][i]);
-    upper[n] = '\0';
-    resp_add_errorf(ctx->out,
-                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s "
-                    "HELP.",
-                    (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128), ctx->argv[1], upper);
-}
-
 void cmd_function_load(struct exec_ctx *ctx) {
     bool replace = false;
     int at = 2;
@@ -99,7 +86,7 @@ void cmd_function_delete(struct exec_ctx *ctx) {
 
 void cmd_function_flush(struct exec_ctx *ctx) {
     if (ctx->argc > 3) {
-        reply_subcommand_syntax(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     if (ctx->argc == 3 && !exec_arg_is(ctx, 2, "sync") && !exec_arg_is(ctx, 2, "async")) {
@@ -185,7 +172,7 @@ void cmd_function_dump(struct exec_ctx *ctx) {
 /* FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE] */
 void cmd_function_restore(struct exec_ctx *ctx) {
     if (ctx->argc > 4) {
-        reply_subcommand_syntax(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     enum function_restore_policy policy = FUNCTION_RESTORE_APPEND;

@@ -82,14 +82,6 @@ void cmd_spublish(struct exec_ctx *ctx) {
 
 /* ---- PUBSUB ---- */
 
-/* Redis 7.0 addReplySubcommandSyntaxError. */
-static void reply_subcommand_error(struct exec_ctx *ctx) {
-    resp_add_errorf(ctx->out,
-                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try PUBSUB "
-                    "HELP.",
-                    (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128), ctx->argv[1]);
-}
-
 struct name_list {
     struct resp_out *out;
     long long count;
@@ -103,7 +95,7 @@ static void add_name(const char *name, size_t len, void *arg) {
 
 static void reply_channel_list(struct exec_ctx *ctx, enum pubsub_kind kind) {
     if (ctx->argc > 3) {
-        reply_subcommand_error(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     struct name_list l = {.out = ctx->out};

@@ -18,14 +18,6 @@ static void reply_nogroup(struct exec_ctx *ctx, int key, int group) {
                     ctx->argv[group]);
 }
 
-/* Redis's addReplySubcommandSyntaxError. */
-static void reply_subcommand_syntax(struct exec_ctx *ctx) {
-    resp_add_errorf(ctx->out,
-                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XGROUP "
-                    "HELP.",
-                    (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128), ctx->argv[1]);
-}
-
 /* ---- XGROUP ---- */
 
 /* Parses [MKSTREAM] [ENTRIESREAD n] from argv[5]; finds the stream and the
@@ -47,7 +39,7 @@ static bool xgroup_prepare(struct exec_ctx *ctx, bool create, bool parse_options
             }
             i += 2;
         } else {
-            reply_subcommand_syntax(ctx);
+            exec_reply_subcommand_syntax(ctx);
             return false;
         }
     }
@@ -79,7 +71,7 @@ void cmd_xgroup_create(struct exec_ctx *ctx) {
     bool mkstream;
     long long entries_read;
     if (ctx->argc > 8) {
-        reply_subcommand_syntax(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     if (!xgroup_prepare(ctx, true, true, &s, &g, &mkstream, &entries_read))
@@ -112,7 +104,7 @@ void cmd_xgroup_setid(struct exec_ctx *ctx) {
     bool mkstream;
     long long entries_read;
     if (ctx->argc != 5 && ctx->argc != 7) {
-        reply_subcommand_syntax(ctx);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     if (!xgroup_prepare(ctx, false, true, &s, &g, &mkstream, &entries_read) ||

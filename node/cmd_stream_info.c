@@ -15,14 +15,6 @@ static struct stream *existing_stream(struct exec_ctx *ctx, int i) {
     return s;
 }
 
-/* Redis's addReplySubcommandSyntaxError. */
-static void reply_subcommand_syntax(struct exec_ctx *ctx) {
-    resp_add_errorf(ctx->out,
-                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XINFO "
-                    "HELP.",
-                    (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128), ctx->argv[1]);
-}
-
 static void field(struct exec_ctx *ctx, const char *name) {
     resp_add_bulk_cstr(ctx->out, name);
 }
@@ -142,7 +134,7 @@ void cmd_xinfo_stream(struct exec_ctx *ctx) {
     long long count = 10;
     if (ctx->argc > 3) {
         if (!exec_arg_is(ctx, 3, "full")) {
-            reply_subcommand_syntax(ctx);
+            exec_reply_subcommand_syntax(ctx);
             return;
         }
         full = true;
@@ -152,7 +144,7 @@ void cmd_xinfo_stream(struct exec_ctx *ctx) {
             if (count < 0)
                 count = 10;
         } else if (ctx->argc != 4) {
-            reply_subcommand_syntax(ctx);
+            exec_reply_subcommand_syntax(ctx);
             return;
         }
     }

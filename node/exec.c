@@ -65,3 +65,14 @@ bool exec_arg_is(const struct exec_ctx *ctx, int i, const char *word) {
     size_t len = strlen(word);
     return ctx->argvlen[i] == len && strncasecmp(ctx->argv[i], word, len) == 0;
 }
+
+void exec_reply_subcommand_syntax(struct exec_ctx *ctx) {
+    char upper[32];
+    size_t n = ctx->argvlen[0] < sizeof(upper) - 1 ? ctx->argvlen[0] : sizeof(upper) - 1;
+    for (size_t i = 0; i < n; i++)
+        upper[i] = (char)toupper((unsigned char)ctx->argv[0][i]);
+    upper[n] = '\0';
+    resp_add_errorf(ctx->out,
+                    "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s HELP.",
+                    (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128), ctx->argv[1], upper);
+}

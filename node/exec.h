@@ -26,9 +26,9 @@ struct exec_ctx {
     char **argv;
     size_t *argvlen;
     int dbid;
-    int64_t now_ms; /* the command's time: the proposer's clock for writes */
-    uint64_t seed;  /* the command's randomness */
-    bool is_apply;  /* running as an applied write: may delete expired keys */
+    int64_t now_ms;  /* the command's time: the proposer's clock for writes */
+    uint64_t seed;   /* the command's randomness */
+    bool is_apply;   /* running as an applied write: may delete expired keys */
     long long dirty; /* keys this command changed */
 };
 
@@ -47,6 +47,9 @@ void exec_reply_oom(struct exec_ctx *ctx);
  * [value] [opt] ...]. Subcommands are:", then 'lines' (NULL-terminated), then
  * the HELP entry. */
 void exec_reply_help(struct exec_ctx *ctx, const char *const *lines);
+/* Redis 7.0 addReplySubcommandSyntaxError: "ERR unknown subcommand or wrong
+ * number of arguments for '<argv[1]>'. Try <ARGV[0]> HELP." */
+void exec_reply_subcommand_syntax(struct exec_ctx *ctx);
 
 /* Argument helpers. Each replies with Redis's error text and returns false
  * when the argument does not parse. */

@@ -141,11 +141,7 @@ void slowlog_reset(void) {
 void cmd_slowlog_get(struct exec_ctx *ctx) {
     long long count = 10;
     if (ctx->argc > 3) {
-        /* Redis 7.0 addReplySubcommandSyntaxError names the subcommand as typed. */
-        resp_add_errorf(ctx->out,
-                        "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
-                        "SLOWLOG HELP.",
-                        (int)(ctx->argvlen[1] < 128 ? ctx->argvlen[1] : 128), ctx->argv[1]);
+        exec_reply_subcommand_syntax(ctx);
         return;
     }
     if (ctx->argc == 3) {
