@@ -348,7 +348,8 @@ def test_object(same):
     for key in ("int", "bigint", "emb", "raw", "emb44"):
         same("OBJECT", "ENCODING", key)
         same("OBJECT", "REFCOUNT", key)
-    same("OBJECT", "IDLETIME", "emb")
+    ours, theirs = same.both("OBJECT", "IDLETIME", "emb")
+    assert abs(ours - theirs) <= 1  # either server may cross a second boundary
     same("OBJECT", "FREQ", "emb")
     same("OBJECT", "ENCODING", "emb", "extra")
 
