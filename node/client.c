@@ -194,8 +194,8 @@ static void shrink_query_buffer(struct client *c) {
 }
 
 void client_process_input(struct client *c) {
-    while (!(c->flags & (CLIENT_CLOSING | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED |
-                         CLIENT_COMMIT_WAIT)) &&
+    while (!(c->flags &
+             (CLIENT_CLOSING | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED | CLIENT_COMMIT_WAIT)) &&
            c->qstart < c->qlen) {
         c->parser.is_authenticated = dispatch_is_authenticated(c);
         int rc = resp_parse(&c->parser, c->qbuf + c->qstart, c->qlen - c->qstart);

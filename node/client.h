@@ -30,9 +30,9 @@ enum client_flag {
     CLIENT_MULTI = 1 << 5,
     CLIENT_PENDING_WRITE = 1 << 6, /* on server.pending_writes */
     CLIENT_NO_EVICT = 1 << 7,
-    CLIENT_READONLY = 1 << 8,   /* cluster READONLY */
-    CLIENT_ASKING = 1 << 9,     /* cluster ASKING, for one command */
-    CLIENT_BLOCKED = 1 << 10,   /* waiting (blocking pop, write commit, pause) */
+    CLIENT_READONLY = 1 << 8,     /* cluster READONLY */
+    CLIENT_ASKING = 1 << 9,       /* cluster ASKING, for one command */
+    CLIENT_BLOCKED = 1 << 10,     /* waiting (blocking pop, write commit, pause) */
     CLIENT_COMMIT_WAIT = 1 << 11, /* its write is in a Raft entry not yet applied */
     /* Its command is still running while the loop serves other clients (a
      * busy script): not read from, and a close waits for client_unprotect. */
@@ -46,8 +46,8 @@ struct client {
     uv_tcp_t tcp;
     uint64_t id;
     uint32_t flags;
-    struct client *prev, *next;   /* server.clients */
-    struct client *pending_next;  /* server.pending_writes */
+    struct client *prev, *next;  /* server.clients */
+    struct client *pending_next; /* server.pending_writes */
 
     /* input: bytes [qstart, qlen) of qbuf are not yet consumed */
     char *qbuf;
@@ -59,7 +59,7 @@ struct client {
     struct resp_out inflight; /* bytes owned by an in-progress uv_write */
     uv_write_t write_req;
     bool write_in_flight;
-    struct resp_out sink;     /* where replies go when CLIENT REPLY is OFF/SKIP */
+    struct resp_out sink; /* where replies go when CLIENT REPLY is OFF/SKIP */
     int reply_mode;
 
     int db;
@@ -69,8 +69,8 @@ struct client {
     int64_t ctime_ms; /* connected at */
     int64_t last_interaction_ms;
     const struct command *last_cmd;
-    char *lib_name, *lib_ver; /* CLIENT SETINFO */
-    struct parked *blocked;   /* the parked command while CLIENT_BLOCKED (blocking.c) */
+    char *lib_name, *lib_ver;        /* CLIENT SETINFO */
+    struct parked *blocked;          /* the parked command while CLIENT_BLOCKED (blocking.c) */
     struct pubsub_state *pubsub;     /* subscriptions, or NULL (pubsub.c) */
     struct tracking_state *tracking; /* CLIENT TRACKING state, or NULL (tracking.c) */
     int64_t rerun_deadline_ms; /* a blocked command's first deadline while it re-runs, or -1 */

@@ -18,8 +18,7 @@ static struct cluster_state *view;
 /* Redis logs every change of cluster_state. */
 static void update_state(int64_t now_ms) {
     bool was_ok = view->state_ok;
-    cluster_update_state(view, now_ms, cfg.cluster_require_full_coverage,
-                         cfg.cluster_node_timeout);
+    cluster_update_state(view, now_ms, cfg.cluster_require_full_coverage, cfg.cluster_node_timeout);
     if (view->state_ok != was_ok)
         log_warning("Cluster state changed: %s", view->state_ok ? "ok" : "fail");
 }

@@ -74,8 +74,8 @@ static bool default_user_has_password(void) {
 /* Redis 7.0 ACLAuthenticateUser (node/acl.c): on success the connection is
  * that user, authenticated; a failure is logged in ACL LOG and leaves the
  * connection as it was. */
-static bool authenticate(struct exec_ctx *ctx, const char *user, size_t user_len,
-                         const char *pass, size_t pass_len) {
+static bool authenticate(struct exec_ctx *ctx, const char *user, size_t user_len, const char *pass,
+                         size_t pass_len) {
     return acl_authenticate(ctx->client, user, user_len, pass, pass_len, ctx->argv[0],
                             ctx->argvlen[0]);
 }

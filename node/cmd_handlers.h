@@ -4,7 +4,7 @@
 
 struct exec_ctx;
 
-#define COMMAND(id, ...)         void cmd_##id(struct exec_ctx *ctx);
+#define COMMAND(id, ...) void cmd_##id(struct exec_ctx *ctx);
 #define CONTAINER(id, ...)
 #define SUBCOMMAND(par, id, ...) void cmd_##par##_##id(struct exec_ctx *ctx);
 #include "node/commands.def"

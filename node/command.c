@@ -9,9 +9,19 @@
 #include <strings.h>
 
 #define ROW(nm, full, fn, ar, fl, f, l, s, acl, grp, snc, cx, sm)                                  \
-    {.name = nm, .fullname = full, .handler = fn, .arity = ar, .flag_names = fl, .first_key = f,   \
-     .last_key = l, .key_step = s, .acl_categories = acl, .group = grp, .since = snc,              \
-     .complexity = cx, .summary = sm},
+    {.name = nm,                                                                                   \
+     .fullname = full,                                                                             \
+     .handler = fn,                                                                                \
+     .arity = ar,                                                                                  \
+     .flag_names = fl,                                                                             \
+     .first_key = f,                                                                               \
+     .last_key = l,                                                                                \
+     .key_step = s,                                                                                \
+     .acl_categories = acl,                                                                        \
+     .group = grp,                                                                                 \
+     .since = snc,                                                                                 \
+     .complexity = cx,                                                                             \
+     .summary = sm},
 #define COMMAND(id, nm, ...)         ROW(nm, nm, cmd_##id, __VA_ARGS__)
 #define CONTAINER(id, nm, ...)       ROW(nm, nm, NULL, __VA_ARGS__)
 #define SUBCOMMAND(par, id, nm, ...) ROW(nm, #par "|" nm, cmd_##par##_##id, __VA_ARGS__)

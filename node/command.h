@@ -44,8 +44,8 @@ struct command_stats {
 };
 
 struct command {
-    const char *name;     /* lowercase; "get", or "id" for CLIENT ID */
-    const char *fullname; /* "get", "client|id" */
+    const char *name;       /* lowercase; "get", or "id" for CLIENT ID */
+    const char *fullname;   /* "get", "client|id" */
     cmd_handler_fn handler; /* NULL for containers */
     int arity;
     uint32_t flags;

@@ -127,8 +127,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     c->last_cmd = cmd;
     if (!command_arity_ok(cmd, argc)) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command",
-                 cmd->fullname);
+        snprintf(msg, sizeof(msg), "ERR wrong number of arguments for '%s' command", cmd->fullname);
         reject(c, cmd, msg);
         return;
     }

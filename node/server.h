@@ -47,7 +47,7 @@ struct server {
     uint32_t lru_clock; /* seconds, 24 bits, refreshed by the cron */
     uint64_t rng;       /* xoshiro-style state for seeds; seeded from /dev/urandom */
     char run_id[41];
-    long long dirty;    /* changes since the last snapshot */
+    long long dirty; /* changes since the last snapshot */
     int64_t lastsave_s;
     bool shutdown_asap;
     int exit_code;

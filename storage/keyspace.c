@@ -11,7 +11,7 @@
 _Static_assert(sizeof(struct dict_iter) <= 32, "keyspace_iter buffer too small");
 
 struct keyspace {
-    struct dict *slots[SLOT_COUNT]; /* NULL until the slot gets a key */
+    struct dict *slots[SLOT_COUNT];   /* NULL until the slot gets a key */
     uint32_t fenwick[SLOT_COUNT + 1]; /* 1-based prefix sums of slot sizes */
     size_t size;
     struct dict expires;
