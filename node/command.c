@@ -71,6 +71,20 @@ static struct dict top_level;
 static struct command **top_list;
 static size_t top_count;
 
+/* Redis 7.0 marks these may_replicate (PUBLISH is propagated, PFCOUNT may
+ * rewrite its cached cardinality, scripts may write) but COMMAND INFO does not
+ * report that flag, so the rows generated from it lack it. */
+static const char *const unreported_may_replicate[] = {"publish", "spublish", "pfcount",
+                                                       "eval",    "evalsha",  "fcall"};
+
+static bool is_unreported_may_replicate(const char *fullname) {
+    for (size_t i = 0; i < sizeof(unreported_may_replicate) / sizeof(unreported_may_replicate[0]);
+         i++)
+        if (strcmp(unreported_may_replicate[i], fullname) == 0)
+            return true;
+    return false;
+}
+
 static uint32_t parse_flags(const char *names) {
     uint32_t flags = 0;
     const char *p = names;
@@ -99,6 +113,8 @@ int command_table_init(void) {
     for (size_t i = 0; i < ROW_COUNT; i++) {
         struct command *cmd = &rows[i];
         cmd->flags = parse_flags(cmd->flag_names);
+        if (is_unreported_may_replicate(cmd->fullname))
+            cmd->flags |= CMD_MAY_REPLICATE;
         if (strchr(cmd->fullname, '|') == NULL) {
             /* Subcommand rows attach to the top-level row before them. A row
              * may have both a handler and subcommands: bare COMMAND runs one. */

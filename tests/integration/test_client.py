@@ -371,6 +371,22 @@ def test_pause_write_holds_only_writes(server):
     assert time.monotonic() - start < 2
 
 
+@pytest.mark.parametrize("which", ["server", "reference"])
+@pytest.mark.parametrize("command", [("PUBLISH", "ch", "m"), ("SPUBLISH", "ch", "m"), ("PFCOUNT", "h")])
+def test_pause_write_holds_unreported_may_replicate(request, which, command):
+    """Redis 7.0 flags PUBLISH, SPUBLISH and PFCOUNT may_replicate without
+    listing the flag in COMMAND INFO; a WRITE pause holds them all the same."""
+    target = request.getfixturevalue(which)
+    admin = target.client()
+    other = RawResp(target.port)
+    assert admin.execute_command("CLIENT", "PAUSE", 10000, "WRITE") == b"OK"
+    other.send(*command)
+    assert not has_reply(other, 0.3)
+    assert admin.execute_command("CLIENT", "UNPAUSE") == b"OK"
+    assert other.read_reply() == b":0\r\n"
+    other.close()
+
+
 def test_pause_write_holds_exec_with_queued_writes(server):
     """Redis 7.0: EXEC counts as a write when its queue holds a write
     (queued before the pause); a read-only EXEC runs at once."""

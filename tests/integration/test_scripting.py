@@ -312,6 +312,9 @@ def test_read_only_scripts(fresh):
     sha = fresh("SCRIPT", "LOAD", "return redis.call('incr', 'k')")
     fresh("EVALSHA_RO", sha, "0")
     fresh("EVALSHA", sha, "0")
+    # PUBLISH and PFCOUNT are may_replicate in Redis 7.0 (unreported by COMMAND INFO).
+    fresh("EVAL_RO", "return redis.call('publish', 'ch', 'm')", "0")
+    fresh("EVAL_RO", "return redis.call('pfcount', 'h')", "1", "h")
 
 
 # ---- RESP3 ----
