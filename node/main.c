@@ -9,6 +9,7 @@
 #include "node/version.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,14 +58,22 @@ static void daemonize(void) {
     }
 }
 
+/* Written to a temporary name and renamed, so whoever polls for the pidfile
+ * never reads it empty or half written. */
 static void write_pidfile(void) {
-    FILE *f = fopen(cfg.pidfile, "w");
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp-%d", cfg.pidfile, (int)getpid());
+    FILE *f = n > 0 && (size_t)n < sizeof(tmp) ? fopen(tmp, "w") : NULL;
     if (f == NULL) {
-        log_warning("Failed to write PID file: %s", strerror(errno));
+        log_warning("Failed to write PID file: %s",
+                    n > 0 && (size_t)n < sizeof(tmp) ? strerror(errno) : "path too long");
         return;
     }
-    fprintf(f, "%d\n", (int)getpid());
-    fclose(f);
+    bool written = fprintf(f, "%d\n", (int)getpid()) > 0;
+    if (fclose(f) != 0 || !written || rename(tmp, cfg.pidfile) != 0) {
+        log_warning("Failed to write PID file: %s", strerror(errno));
+        unlink(tmp);
+    }
 }
 
 int main(int argc, char **argv) {
