@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import redis
@@ -165,3 +166,23 @@ def run_command(conn, *args):
         return conn.read_response()
     except redis.ResponseError as e:
         return ("error", str(e))
+
+
+def blocked_call(client, *args):
+    """Runs a command on its own thread; returns (thread, result dict)."""
+    result = {}
+
+    def run():
+        try:
+            result["reply"] = client.execute_command(*args)
+        except Exception as e:  # noqa: BLE001 - the test inspects it
+            result["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, result
+
+
+def wait_blocked(admin, n):
+    wait_until(lambda: admin.info("clients").get("blocked_clients") == n, timeout=5,
+               what=f"{n} blocked clients")

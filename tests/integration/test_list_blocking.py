@@ -1,12 +1,11 @@
 """Blocking list commands: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP. Immediate
 replies and errors side by side with Redis 7.0; blocking behaviour (wake-up,
 FIFO order among waiters, timeouts, MULTI) with several connections."""
-import threading
 import time
 
 import pytest
 
-from harness import wait_until
+from harness import blocked_call, wait_blocked
 
 
 def test_immediate_replies_and_errors(same):
@@ -41,26 +40,6 @@ def test_inside_multi_they_do_not_block(same):
     same("BLPOP", "empty", "0")
     same("BLMOVE", "empty", "x", "LEFT", "LEFT", "0")
     same("EXEC")
-
-
-def blocked_call(client, *args):
-    """Runs a command on its own thread; returns (thread, result dict)."""
-    result = {}
-
-    def run():
-        try:
-            result["reply"] = client.execute_command(*args)
-        except Exception as e:  # noqa: BLE001 - the test inspects it
-            result["error"] = e
-
-    t = threading.Thread(target=run)
-    t.start()
-    return t, result
-
-
-def wait_blocked(admin, n):
-    wait_until(lambda: admin.info("clients").get("blocked_clients") == n, timeout=5,
-               what=f"{n} blocked clients")
 
 
 def test_wakeup_order_is_fifo(server):

@@ -3,12 +3,11 @@ errors side by side with Redis 7.0 (including which argument is checked
 first); blocking behaviour (wake-up, FIFO order among waiters, timeouts, a
 closing client, MULTI) with several connections; RESP3 reply shapes byte for
 byte."""
-import threading
 import time
 
 import pytest
 
-from harness import wait_until
+from harness import blocked_call, wait_blocked
 from resp_raw import RawPair, RawResp, mask_id
 
 
@@ -78,26 +77,6 @@ def test_inside_multi_they_do_not_block(same):
     same("BZPOPMAX", "empty", "other", "0")
     same("BZMPOP", "0", "1", "empty", "MIN")
     same("EXEC")
-
-
-def blocked_call(client, *args):
-    """Runs a command on its own thread; returns (thread, result dict)."""
-    result = {}
-
-    def run():
-        try:
-            result["reply"] = client.execute_command(*args)
-        except Exception as e:  # noqa: BLE001 - the test inspects it
-            result["error"] = e
-
-    t = threading.Thread(target=run)
-    t.start()
-    return t, result
-
-
-def wait_blocked(admin, n):
-    wait_until(lambda: admin.info("clients").get("blocked_clients") == n, timeout=5,
-               what=f"{n} blocked clients")
 
 
 def join_all(threads):
