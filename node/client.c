@@ -40,6 +40,7 @@ static void on_close(uv_handle_t *handle) {
     resp_parser_close(&c->parser);
     resp_out_close(&c->out);
     resp_out_close(&c->inflight);
+    free(c->held_reply);
     free(c->qbuf);
     free(c->name);
     free(c->lib_name);
@@ -193,10 +194,52 @@ static void shrink_query_buffer(struct client *c) {
     }
 }
 
+/* Dispatches a write while the client's earlier writes await their commit.
+ * Queued behind them, its reply comes when it applies. A command refused
+ * before reaching the log (an error, which changes nothing) has already
+ * written its reply: that is held back until the earlier replies are out. */
+static void dispatch_behind_pending_writes(struct client *c, int argc, char **argv,
+                                           size_t *argvlen) {
+    size_t reply_start = c->out.len;
+    unsigned pending = c->pending_commits;
+    dispatch_command(c, argc, argv, argvlen);
+    if (c->pending_commits != pending || c->out.len == reply_start || c->out.failed)
+        return;
+    size_t len = c->out.len - reply_start;
+    char *held = malloc(len);
+    if (held == NULL) {
+        client_close(c);
+        return;
+    }
+    memcpy(held, c->out.buf + reply_start, len);
+    c->out.len = reply_start;
+    c->held_reply = held;
+    c->held_len = len;
+    c->flags |= CLIENT_REPLY_HELD;
+}
+
+void client_commits_done(struct client *c) {
+    c->flags &= ~(uint32_t)CLIENT_COMMIT_WAIT;
+    if (c->flags & CLIENT_REPLY_HELD) {
+        resp_add_raw(&c->out, c->held_reply, c->held_len);
+        free(c->held_reply);
+        c->held_reply = NULL;
+        c->held_len = 0;
+        c->flags &= ~(uint32_t)CLIENT_REPLY_HELD;
+    }
+    client_schedule_write(c);
+    client_process_input(c);
+}
+
 void client_process_input(struct client *c) {
     while (!(c->flags &
-             (CLIENT_CLOSING | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED | CLIENT_COMMIT_WAIT)) &&
+             (CLIENT_CLOSING | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED | CLIENT_REPLY_HELD)) &&
            c->qstart < c->qlen) {
+        bool behind_writes = c->flags & CLIENT_COMMIT_WAIT;
+        /* Inline requests are unescaped in place and cannot be parsed twice:
+         * they wait until the writes are applied. */
+        if (behind_writes && c->qbuf[c->qstart] != '*')
+            break;
         c->parser.is_authenticated = dispatch_is_authenticated(c);
         int rc = resp_parse(&c->parser, c->qbuf + c->qstart, c->qlen - c->qstart);
         if (rc == RESP_AGAIN)
@@ -211,8 +254,15 @@ void client_process_input(struct client *c) {
         }
         /* The arguments point into qbuf, which stays put until the command
          * has run: consume only afterwards. */
-        if (rc == RESP_OK)
+        if (rc == RESP_OK && behind_writes) {
+            /* Left unconsumed, it is parsed again once the writes apply. */
+            if (!dispatch_joins_pending_writes(c, c->parser.argc, c->parser.argv,
+                                               c->parser.argvlen))
+                break;
+            dispatch_behind_pending_writes(c, c->parser.argc, c->parser.argv, c->parser.argvlen);
+        } else if (rc == RESP_OK) {
             dispatch_command(c, c->parser.argc, c->parser.argv, c->parser.argvlen);
+        }
         c->qstart += c->parser.consumed;
     }
     if (c->qstart == c->qlen) {

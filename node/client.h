@@ -34,6 +34,9 @@ enum client_flag {
     CLIENT_ASKING = 1 << 9,       /* cluster ASKING, for one command */
     CLIENT_BLOCKED = 1 << 10,     /* waiting (blocking pop, write commit, pause) */
     CLIENT_COMMIT_WAIT = 1 << 11, /* its write is in a Raft entry not yet applied */
+    /* An error reply that must follow the replies of its pending writes is
+     * held back (held_reply) until they are applied. */
+    CLIENT_REPLY_HELD = 1 << 12,
     /* Its command is still running while the loop serves other clients (a
      * busy script): not read from, and a close waits for client_unprotect. */
     CLIENT_PROTECTED = 1 << 20,
@@ -78,6 +81,8 @@ struct client {
     struct acl_user *user;     /* the authenticated ACL user; NULL = default (acl.c) */
     unsigned pending_commits;  /* its writes in Raft entries not yet applied (propose.c) */
     uint64_t last_write_index; /* Raft index of its last applied write (WAIT) */
+    char *held_reply;          /* with CLIENT_REPLY_HELD: the reply held back */
+    size_t held_len;
 };
 
 /* Accepts a pending connection on 'listener'. */
@@ -93,6 +98,9 @@ void client_schedule_write(struct client *c);
 void client_flush_pending(void);
 /* Resumes parsing buffered input (after the client was unblocked). */
 void client_process_input(struct client *c);
+/* Called when the last of the client's pending writes has been applied (or
+ * failed): releases a held reply, then resumes its input. */
+void client_commits_done(struct client *c);
 /* Protects 'c' while its command yields to the loop (busy script): stops
  * reading it and defers client_close until client_unprotect, which resumes
  * reading or performs the deferred close. */

@@ -107,6 +107,15 @@ static void reject_unknown_subcommand(struct client *c, struct command *parent, 
     reject(c, parent, msg);
 }
 
+bool dispatch_joins_pending_writes(const struct client *c, int argc, char **argv, size_t *argvlen) {
+    if (c->reply_mode != REPLY_ON || (c->flags & CLIENT_MULTI))
+        return false;
+    const struct command *cmd = command_lookup(argv[0], argvlen[0]);
+    if (cmd != NULL && cmd->subcommands != NULL && argc >= 2)
+        cmd = command_lookup_sub(cmd, argv[1], argvlen[1]);
+    return cmd != NULL && (cmd->flags & CMD_WRITE) && !(cmd->flags & CMD_BLOCKING);
+}
+
 void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) {
     c->rerun_deadline_ms = -1; /* only re-runs of a blocked command carry one */
     struct command *cmd = command_lookup(argv[0], argvlen[0]);

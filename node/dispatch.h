@@ -12,6 +12,11 @@ struct client;
 
 /* Handles one command. 'argv' entries are borrowed for the call only. */
 void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen);
+/* Whether a command may be dispatched while the client's earlier writes
+ * wait for their commit: a plain write outside MULTI with replies on. Its
+ * entry applies after theirs, so its reply follows theirs; any other
+ * command waits, so a client always reads its own writes. */
+bool dispatch_joins_pending_writes(const struct client *c, int argc, char **argv, size_t *argvlen);
 /* Whether 'c' may run commands beyond AUTH/HELLO (requirepass satisfied). */
 bool dispatch_is_authenticated(const struct client *c);
 void dispatch_client_connected(struct client *c);

@@ -46,11 +46,8 @@ static void apply_now(struct exec_ctx *ctx) {
 static void release(struct client *c) {
     if (c == NULL)
         return;
-    if (--c->pending_commits > 0)
-        return;
-    c->flags &= ~(uint32_t)CLIENT_COMMIT_WAIT;
-    client_schedule_write(c);
-    client_process_input(c);
+    if (--c->pending_commits == 0)
+        client_commits_done(c);
 }
 
 /* Ends a batch: its clients get 'error' unless it applied, then resume. */

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from harness import KEYRAFT, Server, wait_until
+from resp_raw import RawResp, encode
 
 
 def start(args=()):
@@ -153,5 +154,46 @@ def test_evalsha_and_transactions_replay_after_kill():
         # Replaying the logged EVALs caches the script again, as AOF replay does.
         assert r2.script_exists(sha) == [True]
         assert r2.evalsha(sha, 1, "counted", 1) == 16
+    finally:
+        s.cleanup()
+
+
+# Writes pipelined behind a write that awaits its commit join the log at
+# once; errors, reads, inline requests and transactions among them must
+# still be answered in request order, as Redis answers them.
+MIXED_PIPELINE = [
+    encode("SET", "a", "1"),
+    encode("SET", "a"),
+    encode("INCR", "a"),
+    encode("LPUSH", "a", "x"),
+    encode("GET", "a"),
+    encode("INCR", "a"),
+    b"GET a\r\n",
+    encode("SET", "b", "2"),
+    encode("INCRBY", "b", "notanumber"),
+    encode("EVAL", "return redis.call('incr', KEYS[1])", "1", "a"),
+    encode("MULTI"),
+    encode("INCR", "a"),
+    encode("EXEC"),
+    encode("NOSUCHCOMMAND"),
+    encode("RPUSH", "l", "1", "2"),
+    encode("LPOP", "l"),
+    encode("GET", "a"),
+]
+
+
+def mixed_pipeline_replies(port):
+    conn = RawResp(port)
+    try:
+        conn.sock.sendall(b"".join(MIXED_PIPELINE * 20))
+        return [conn.read_reply() for _ in range(len(MIXED_PIPELINE) * 20)]
+    finally:
+        conn.close()
+
+
+def test_pipelined_writes_keep_reply_order(reference):
+    s = start()
+    try:
+        assert mixed_pipeline_replies(s.port) == mixed_pipeline_replies(reference.port)
     finally:
         s.cleanup()
