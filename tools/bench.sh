@@ -18,7 +18,7 @@
 # by PID on exit; every wait is bounded.
 set -euo pipefail
 
-ALL_SECTIONS="strings collections collection-memory scripting pubsub string-memory"
+ALL_SECTIONS="strings collections collection-memory scripting pubsub string-memory durable"
 
 usage() {
     cat <<EOF
@@ -41,6 +41,11 @@ Sections:
                      subscribers per server (PUB_REQUESTS per run; delivery
                      is checked by counting the subscribers' output lines)
   string-memory      used_memory growth for KEYS keys (SET key:<i> xxx)
+  durable            issue 5: -t set,incr,lpush at -P DURABLE_PIPELINES with
+                     appendfsync always on both sides, in two layouts: one
+                     keyraft node (a Raft group of one) vs redis-server
+                     appendonly yes; a 3-member keyraft group vs a redis-server
+                     master with 2 replicas (CPU time summed over all three)
 
 Options:
   --quick   a short run: ROUNDS=1 REQUESTS=20000 KEYS=100000 COLL_KEYS=20000
@@ -50,6 +55,7 @@ Options:
 Environment: KEYRAFT_SERVER (default build/keyraft-server) REDIS_SERVER ROUNDS
   REQUESTS CLIENTS PIPELINES KEYSPACE PUB_REQUESTS SUBSCRIBERS KEYS COLL_KEYS
   RUN_TIMEOUT (seconds allowed to one redis-benchmark or load run)
+  DURABLE_PIPELINES (default 16) DURABLE_REQUESTS (requests per durable run)
 EOF
 }
 
@@ -85,6 +91,8 @@ SUBSCRIBERS=${SUBSCRIBERS:-10}
 KEYS=${KEYS:-1000000}
 COLL_KEYS=${COLL_KEYS:-100000}
 RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+DURABLE_PIPELINES=${DURABLE_PIPELINES:-16}
+DURABLE_REQUESTS=${DURABLE_REQUESTS:-$((REQUESTS * 5))}
 
 for tool in redis-benchmark redis-cli python3 timeout; do
     command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 1; }
@@ -112,17 +120,19 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_server <kind> <port>: starts keyraft or redis on 127.0.0.1:<port> with
-# persistence off, waits (bounded) until it answers, records its pid in
-# STARTED_PID.
+# start_server <kind> <port> [directive...]: starts keyraft or redis on
+# 127.0.0.1:<port> with persistence off unless the extra directives (which
+# come last, so they win) turn it on, waits (bounded) until it answers,
+# records its pid in STARTED_PID.
 start_server() {
     local kind=$1 port=$2 dir="$WORK/$1-$2"
+    shift 2
     mkdir -p "$dir"
     if [ "$kind" = keyraft ]; then
-        "$KEYRAFT" --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
+        "$KEYRAFT" --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' "$@" \
             >"$dir/log" 2>&1 &
     else
-        "$REDIS" --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no \
+        "$REDIS" --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' --appendonly no "$@" \
             >"$dir/log" 2>&1 &
     fi
     STARTED_PID=$!
@@ -180,8 +190,10 @@ probe() {
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
-cpu_ns() { # <pid>: CPU time the process has used, all threads, in ns
-    cat /proc/"$1"/task/*/schedstat | awk '{ sum += $1 } END { printf "%.0f", sum }'
+cpu_ns() { # <pid...>: CPU time the processes have used, all threads, in ns
+    local pid files=()
+    for pid in "$@"; do files+=(/proc/"$pid"/task/*/schedstat); done
+    cat "${files[@]}" | awk '{ sum += $1 } END { printf "%.0f", sum }'
 }
 
 # measure <section> <label> <kind> <pipeline> <round> <requests> <redis-benchmark args...>:
@@ -189,11 +201,13 @@ cpu_ns() { # <pid>: CPU time the process has used, all threads, in ns
 measure() {
     local section=$1 label=$2 kind=$3 p=$4 round=$5 n=$6 before after rps
     shift 6
-    before=$(cpu_ns "${PID[$kind]}")
+    # shellcheck disable=SC2086 # PID holds all the pids of a replicated set
+    before=$(cpu_ns ${PID[$kind]})
     rps=$(timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "${PORT[$kind]}" \
         -c "$CLIENTS" -n "$n" -P "$p" --csv -q "$@" 2>/dev/null |
         sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p') || true
-    after=$(cpu_ns "${PID[$kind]}")
+    # shellcheck disable=SC2086
+    after=$(cpu_ns ${PID[$kind]})
     if [ -z "$rps" ]; then
         echo "bench: redis-benchmark $* against $kind gave no result" >&2
         rps=0
@@ -416,6 +430,66 @@ section_pubsub() {
     done
     SUB_PIDS=()
     report_throughput pubsub
+}
+
+# ---- Section durable (issue 5) ----
+
+DURABLE_TESTS=set,incr,lpush
+
+cases_durable() { # <kind> <pipeline> <round>
+    local test
+    for test in ${DURABLE_TESTS//,/ }; do
+        measure "durable-$DURABLE_LAYOUT" "${test^^}" "$1" "$2" "$3" "$DURABLE_REQUESTS" \
+            -r "$KEYSPACE" -t "$test"
+    done
+}
+
+# replicated_set <kind> <members>: a master with appendfsync always and
+# <members>-1 replicas of it; sets PORT[kind] (the master's) and PID[kind]
+# (every member's). Waits (bounded) until the master counts its replicas.
+replicated_set() {
+    local kind=$1 members=$2 port pids i master
+    master=$(free_port)
+    start_server "$kind" "$master" --appendonly yes --appendfsync always
+    pids=$STARTED_PID
+    for ((i = 1; i < members; i++)); do
+        port=$(free_port)
+        start_server "$kind" "$port" --appendonly yes --appendfsync always
+        pids="$pids $STARTED_PID"
+        timeout 10 redis-cli -p "$port" REPLICAOF 127.0.0.1 "$master" >/dev/null
+    done
+    for _ in $(seq 200); do
+        [ "$(timeout 10 redis-cli -p "$master" INFO replication | tr -d '\r' |
+            sed -n 's/^connected_slaves://p')" = $((members - 1)) ] && break
+        sleep 0.1
+    done
+    PORT[$kind]=$master
+    PID[$kind]=$pids
+}
+
+section_durable() {
+    local saved_port_kr=${PORT[keyraft]:-} saved_pid_kr=${PID[keyraft]:-}
+    local saved_port_rd=${PORT[redis]:-} saved_pid_rd=${PID[redis]:-} kind pid
+    local saved_pipelines=$PIPELINES
+    PIPELINES=$DURABLE_PIPELINES
+    for DURABLE_LAYOUT in single trio; do
+        for kind in keyraft redis; do
+            replicated_set "$kind" "$([ "$DURABLE_LAYOUT" = single ] && echo 1 || echo 3)"
+        done
+        echo "[durable-$DURABLE_LAYOUT] appendfsync always; keyraft pids ${PID[keyraft]}," \
+            "redis pids ${PID[redis]}"
+        probe SET bench:probe 1
+        probe LPUSH bench:probe-list 1
+        cli keyraft DEL bench:probe bench:probe-list >/dev/null
+        rounds durable
+        report_throughput "durable-$DURABLE_LAYOUT"
+        for kind in keyraft redis; do
+            for pid in ${PID[$kind]}; do stop_server "$pid"; done
+        done
+    done
+    PIPELINES=$saved_pipelines
+    PORT[keyraft]=$saved_port_kr PID[keyraft]=$saved_pid_kr
+    PORT[redis]=$saved_port_rd PID[redis]=$saved_pid_rd
 }
 
 # ---- Memory ----
