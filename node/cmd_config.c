@@ -118,16 +118,9 @@ done:
 
 /* ---- CONFIG SET ---- */
 
-/* Redis 7.0 allowProtectedAction: "local" allows loopback and unix-socket
- * connections; internal callers (no client) are always allowed. */
 static bool protected_allowed(const struct exec_ctx *ctx) {
-    if (cfg.enable_protected_configs == CONFIG_PROTECT_YES || ctx->client == NULL)
-        return true;
-    if (cfg.enable_protected_configs != CONFIG_PROTECT_LOCAL)
-        return false;
-    const char *addr = ctx->client->addr;
-    return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "::1", 3) == 0 ||
-           strncmp(addr, "[::1]", 5) == 0 || strncmp(addr, "/", 1) == 0 || addr[0] == '\0';
+    return config_protected_allowed(cfg.enable_protected_configs,
+                                    ctx->client != NULL ? ctx->client->addr : NULL);
 }
 
 static void restore(const struct config_directive **set, char **old, int count) {

@@ -5,6 +5,7 @@
 #include "node/config.h"
 
 #include "node/acl.h"
+#include "node/compaction.h"
 #include "node/config_table.h"
 #include "node/notify.h"
 #include "node/outlimit.h"
@@ -93,6 +94,7 @@ const struct config_directive config_table[] = {
     I("hz", hz, 0, INT_MAX, "10", 0, .apply = apply_hz),
     X("dir", set_dir, get_dir, ".", CONFIG_PROTECTED),
     E("enable-protected-configs", enable_protected_configs, protect_enum, "no", CONFIG_IMMUTABLE),
+    E("enable-debug-command", enable_debug_command, protect_enum, "no", CONFIG_IMMUTABLE),
     I("maxclients", maxclients, 1, UINT_MAX, "10000", 0),
     M("proto-max-bulk-len", proto_max_bulk_len, 1024 * 1024, LLONG_MAX, "512mb", 0),
     M("client-query-buffer-limit", client_query_buffer_limit, 1024 * 1024, LLONG_MAX, "1gb", 0),
@@ -120,6 +122,10 @@ const struct config_directive config_table[] = {
     E("appendfsync", appendfsync, appendfsync_enum, "everysec", 0),
     S("dbfilename", dbfilename, "dump.rdb", CONFIG_PROTECTED),
     S("appendfilename", appendfilename, "appendonly.aof", CONFIG_IMMUTABLE),
+    I("raft-snapshot-threshold", raft_snapshot_threshold, 1, UINT_MAX, "10000", 0,
+      .apply = compaction_apply_config),
+    I("raft-snapshot-trailing", raft_snapshot_trailing, 1, UINT_MAX, "2000", 0,
+      .apply = compaction_apply_config),
     I("slowlog-log-slower-than", slowlog_log_slower_than, -1, LLONG_MAX, "10000", 0),
     I("slowlog-max-len", slowlog_max_len, 0, LONG_MAX, "128", 0),
     M("hll-sparse-max-bytes", hll_sparse_max_bytes, 0, LONG_MAX, "3000", 0),
@@ -161,6 +167,15 @@ static void fail(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+bool config_protected_allowed(int setting, const char *addr) {
+    if (setting == CONFIG_PROTECT_YES || addr == NULL)
+        return true;
+    if (setting != CONFIG_PROTECT_LOCAL)
+        return false;
+    return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "::1", 3) == 0 ||
+           strncmp(addr, "[::1]", 5) == 0 || strncmp(addr, "/", 1) == 0 || addr[0] == '\0';
 }
 
 const char *config_strerror(int code) {

@@ -42,6 +42,7 @@ struct config {
     long long hz;
     char *dir;
     int enable_protected_configs; /* CONFIG_PROTECT_* */
+    int enable_debug_command;     /* CONFIG_PROTECT_*: who may run DEBUG */
     /* clients */
     long long maxclients;
     long long proto_max_bulk_len;
@@ -67,6 +68,8 @@ struct config {
     int appendfsync;
     char *dbfilename;
     char *appendfilename;
+    long long raft_snapshot_threshold; /* applied Raft entries between two snapshots */
+    long long raft_snapshot_trailing;  /* entries kept in the log behind a snapshot */
     /* logs of slow things */
     long long slowlog_log_slower_than;
     long long slowlog_max_len;
@@ -101,6 +104,12 @@ extern struct config cfg;
 enum config_error { CONFIG_ERRORS(CONFIG_ERROR_ENUM) };
 #undef CONFIG_ERROR_ENUM
 const char *config_strerror(int code);
+
+/* Redis 7.0 allowProtectedAction for a directive holding CONFIG_PROTECT_*
+ * (enable-protected-configs, enable-debug-command): "local" allows loopback
+ * and unix-socket clients; 'client_addr' NULL (an internal caller) is always
+ * allowed. */
+bool config_protected_allowed(int setting, const char *client_addr);
 
 /* Sets every directive to its default. */
 void config_init_defaults(void);

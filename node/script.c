@@ -20,9 +20,9 @@
 #include "node/log.h"
 #include "node/script_convert.h"
 #include "node/script_lib.h"
-#include "node/script_sha1.h"
 #include "node/server.h"
 #include "node/version.h"
+#include "storage/sha1.h"
 
 #include <ctype.h>
 #include <lauxlib.h>
@@ -526,7 +526,7 @@ static int redis_sha1hex(lua_State *L) {
     size_t len;
     const char *s = lua_tolstring(L, 1, &len);
     char hex[41];
-    script_sha1_hex(hex, s != NULL ? s : "", s != NULL ? len : 0);
+    sha1_hex(s != NULL ? s : "", s != NULL ? len : 0, hex);
     lua_pushstring(L, hex);
     return 1;
 }
@@ -1067,7 +1067,7 @@ bool script_cache_find(const char *sha, size_t len, unsigned *flags) {
 int script_cache_add(const char *body, size_t len, char sha[41], unsigned *flags, bool push,
                      struct resp_out *out) {
     lua_State *L = engine.L;
-    script_sha1_hex(sha, body, len);
+    sha1_hex(body, len, sha);
     if (script_cache_find(sha, 40, flags)) {
         if (!push)
             lua_pop(L, 1);

@@ -186,3 +186,25 @@ def blocked_call(client, *args):
 def wait_blocked(admin, n):
     wait_until(lambda: admin.info("clients").get("blocked_clients") == n, timeout=5,
                what=f"{n} blocked clients")
+
+
+def join_group(replica, master, timeout=30):
+    """REPLICAOF: makes 'replica' a member of 'master''s Raft group; returns
+    once the master reports every member a voter (state=online)."""
+    r, m = replica.client(), master.client()
+    assert r.execute_command("REPLICAOF", "127.0.0.1", master.port) == b"OK"
+    wait_until(lambda: r.info("replication").get("master_link_status") == "up", timeout=timeout,
+               what="replica link up")
+
+    def all_online():
+        info = m.info("replication")
+        slaves = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+        return any(s["port"] == replica.port for s in slaves) and all(
+            s["state"] == "online" for s in slaves)
+
+    wait_until(all_online, timeout=timeout, what="replica promoted to voter")
+
+
+def applied_index(server):
+    """The Raft index the node has applied (INFO replication's offset)."""
+    return server.client().info("replication")["master_repl_offset"]

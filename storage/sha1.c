@@ -1,6 +1,6 @@
-/* SHA-1 of a byte string as lowercase hex (see script_sha1.h). A plain
- * one-shot implementation of FIPS 180-4: scripts are hashed whole. */
-#include "node/script_sha1.h"
+/* SHA-1 of a byte string (see sha1.h). A plain one-shot implementation of
+ * FIPS 180-4: scripts and digest items are hashed whole. */
+#include "storage/sha1.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -46,9 +46,9 @@ static void compress(uint32_t state[5], const unsigned char block[64]) {
     state[4] += e;
 }
 
-void script_sha1_hex(char hex[41], const char *data, size_t len) {
+void sha1(const void *data, size_t len, uint8_t digest[SHA1_DIGEST_LEN]) {
     uint32_t state[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    const unsigned char *p = (const unsigned char *)data;
+    const unsigned char *p = data;
     size_t left = len;
     while (left >= 64) {
         compress(state, p);
@@ -57,20 +57,27 @@ void script_sha1_hex(char hex[41], const char *data, size_t len) {
     }
     /* The tail, the 0x80 marker and the 64-bit bit length: one or two blocks. */
     unsigned char tail[128] = {0};
-    memcpy(tail, p, left);
+    if (left > 0)
+        memcpy(tail, p, left);
     tail[left] = 0x80;
     size_t tail_len = left + 9 <= 64 ? 64 : 128;
     uint64_t bits = (uint64_t)len * 8;
     for (int i = 0; i < 8; i++)
-        tail[tail_len - 1 - i] = (unsigned char)(bits >> (8 * i));
+        tail[tail_len - 1 - (size_t)i] = (unsigned char)(bits >> (8 * i));
     compress(state, tail);
     if (tail_len == 128)
         compress(state, tail + 64);
+    for (int i = 0; i < SHA1_DIGEST_LEN; i++)
+        digest[i] = (uint8_t)(state[i / 4] >> (24 - 8 * (i % 4)));
+}
+
+void sha1_hex(const void *data, size_t len, char hex[2 * SHA1_DIGEST_LEN + 1]) {
     static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 20; i++) {
-        unsigned char byte = (unsigned char)(state[i / 4] >> (24 - 8 * (i % 4)));
-        hex[i * 2] = digits[byte >> 4];
-        hex[i * 2 + 1] = digits[byte & 15];
+    uint8_t digest[SHA1_DIGEST_LEN];
+    sha1(data, len, digest);
+    for (int i = 0; i < SHA1_DIGEST_LEN; i++) {
+        hex[i * 2] = digits[digest[i] >> 4];
+        hex[i * 2 + 1] = digits[digest[i] & 15];
     }
-    hex[40] = '\0';
+    hex[2 * SHA1_DIGEST_LEN] = '\0';
 }
