@@ -16,6 +16,7 @@
 #include "node/exec.h"
 #include "node/log.h"
 #include "node/server.h"
+#include "node/shard.h"
 #include "storage/keyslot.h"
 #include "storage/keyspace.h"
 
@@ -839,6 +840,13 @@ void cmd_cluster_reset(struct exec_ctx *ctx) {
         log_notice("Node hard reset, now I'm %s", id);
     }
     cluster_mode_changed();
+    /* The node leaves its shard: a new Raft group of one, under the member
+     * id of its (possibly new) node id. A master has no keys by now; a
+     * replica's data goes, as in Redis. */
+    if (shard_start_alone() != 0) {
+        resp_add_error(ctx->out, "ERR can't reset the node's Raft log (see the server log)");
+        return;
+    }
     exec_reply_ok(ctx);
 }
 

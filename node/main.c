@@ -6,6 +6,7 @@
 #include "node/log.h"
 #include "node/persist.h"
 #include "node/server.h"
+#include "node/shard.h"
 #include "node/version.h"
 
 #include <errno.h>
@@ -128,7 +129,8 @@ int main(int argc, char **argv) {
                 KEYRAFT_VERSION, KEYRAFT_REDIS_VERSION, (int)(sizeof(long) * 8), (int)getpid());
     log_warning("Configuration loaded");
     config_log_ignored();
-    if (server_init() != 0 || cluster_mode_start() != 0 || persist_start_loading() != 0)
+    if (server_init() != 0 || cluster_mode_start() != 0 || shard_init() != 0 ||
+        server_listen() != 0 || persist_start_loading() != 0)
         goto err_after_config;
     if (cfg.pidfile[0] != '\0')
         write_pidfile();

@@ -13,6 +13,7 @@
 #include "node/config.h"
 #include "node/log.h"
 #include "node/server.h"
+#include "node/shard.h"
 #include "storage/keyspace.h"
 #include "storage/snapshot.h"
 
@@ -396,7 +397,7 @@ static void on_load_turn(uv_idle_t *handle) {
 }
 
 int persist_start_loading(void) {
-    if (cfg.appendonly)
+    if (cfg.appendonly || shard_group() != NULL) /* the Raft log is the truth */
         return 0;
     file_path(st.load_path, sizeof(st.load_path));
     char err[4400];

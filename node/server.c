@@ -227,15 +227,6 @@ int server_init(void) {
         return -1;
     if (script_init() != 0)
         return -1;
-    for (int i = 0; i < cfg.bind_count; i++)
-        if (listen_on(cfg.bind[i]) != 0)
-            return -1;
-    if (server.listener_count == 0 && cfg.port != 0) {
-        log_warning("Failed listening on port %lld (tcp), aborting.", cfg.port);
-        return -1;
-    }
-    if (shard_init() != 0)
-        return -1;
     uv_prepare_init(server.loop, &server.flush_handle);
     uv_prepare_start(&server.flush_handle, on_flush);
     uv_timer_init(server.loop, &server.cron);
@@ -246,6 +237,17 @@ int server_init(void) {
     uv_signal_start(&server.sigint, on_signal, SIGINT);
     signal(SIGPIPE, SIG_IGN);
     return persist_init();
+}
+
+int server_listen(void) {
+    for (int i = 0; i < cfg.bind_count; i++)
+        if (listen_on(cfg.bind[i]) != 0)
+            return -1;
+    if (server.listener_count == 0 && cfg.port != 0) {
+        log_warning("Failed listening on port %lld (tcp), aborting.", cfg.port);
+        return -1;
+    }
+    return 0;
 }
 
 void server_run(void) {

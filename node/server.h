@@ -55,8 +55,12 @@ struct server {
 
 extern struct server server;
 
-/* Sets up the loop, listeners and timers from 'cfg'. Returns 0 or -1 (logged). */
+/* Sets up the loop and timers from 'cfg'. Returns 0 or -1 (logged). */
 int server_init(void);
+/* Starts the client listeners (after the Raft log of a group of one has
+ * been replayed, as Redis loads its AOF before serving). Returns 0 or -1
+ * (logged). */
+int server_listen(void);
 /* Runs the loop until shutdown. */
 void server_run(void);
 /* Closes clients and handles, frees the databases. */

@@ -3,6 +3,8 @@
  * node/propose.c's business. */
 #include "node/shard.h"
 
+#include "cluster/nodes.h"
+#include "node/cluster_mode.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/propose.h"
@@ -19,12 +21,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define REPLAY_ALONE_MAX_MS 60000
+
 enum membership { MEMBER_NONE, MEMBER_BOOTSTRAPPED, MEMBER_JOINED };
 
 static struct group *group;
 static uint64_t member_id;
 static enum membership membership;
 static char raft_address[128];
+static char bind_address[128];
+static transport_bus_cb bus_receiver; /* survives group swaps */
+static void *bus_receiver_arg;
 static uint64_t replay_target; /* last log index found at startup */
 static bool loading;
 
@@ -32,7 +39,11 @@ struct group *shard_group(void) {
     return group;
 }
 
+/* Barrier and configuration entries are applied without an apply
+ * callback (a restarted log often ends with one), so the check also runs
+ * when someone asks. */
 bool shard_is_loading(void) {
+    shard_note_applied();
     return loading;
 }
 
@@ -78,7 +89,25 @@ static int save_member_file(void) {
     return ok && rename(tmp, path) == 0 ? 0 : -1;
 }
 
+uint64_t shard_node_member_id(const char *node_id) {
+    /* The first 15 hex digits: 60 bits, positive as a long long (KEYRAFT
+     * JOIN parses it as one), and distinct for distinct random node ids in
+     * practice. */
+    uint64_t id = 0;
+    for (int i = 0; i < 15 && node_id[i] != '\0'; i++) {
+        char c = node_id[i];
+        unsigned digit = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'z' ? (unsigned)(c - 'a' + 10) % 16
+                                                : 0;
+        id = (id << 4) | digit;
+    }
+    return id != 0 ? id : 1;
+}
+
 uint64_t shard_member_id(void) {
+    struct cluster_state *cs = cluster_mode_state();
+    if (cs != NULL)
+        return shard_node_member_id(cs->myself->id);
     if (member_id == 0)
         member_id = (server_random() >> 1) | 1; /* non-zero, fits Raft ids */
     return member_id;
@@ -104,6 +133,38 @@ const char *shard_raft_address(void) {
         snprintf(raft_address, sizeof(raft_address), "%s:%lld", host, port);
     }
     return raft_address;
+}
+
+/* The bus listener binds where the client listeners do: the first `bind`
+ * address ("*" and "::*" are the wildcards), on the bus port. */
+static const char *shard_bind_address(void) {
+    const char *spec = cfg.bind_count > 0 ? cfg.bind[0] : "*";
+    if (spec[0] == '-')
+        spec++;
+    long long port = cfg.cluster_port ? cfg.cluster_port : cfg.port + 10000;
+    if (strcmp(spec, "*") == 0)
+        snprintf(bind_address, sizeof(bind_address), "0.0.0.0:%lld", port);
+    else if (strcmp(spec, "::*") == 0)
+        snprintf(bind_address, sizeof(bind_address), "[::]:%lld", port);
+    else if (strchr(spec, ':') != NULL)
+        snprintf(bind_address, sizeof(bind_address), "[%s]:%lld", spec, port);
+    else
+        snprintf(bind_address, sizeof(bind_address), "%s:%lld", spec, port);
+    return bind_address;
+}
+
+/* Hands a bus connection to the registered receiver, or closes it. */
+static void route_bus_connection(void *arg, uv_tcp_t *stream) {
+    (void)arg;
+    if (bus_receiver != NULL)
+        bus_receiver(bus_receiver_arg, stream);
+    else
+        uv_close((uv_handle_t *)stream, transport_stream_free);
+}
+
+void shard_set_bus_receiver(transport_bus_cb cb, void *arg) {
+    bus_receiver = cb;
+    bus_receiver_arg = arg;
 }
 
 bool shard_client_address(const char *address, char *ip, size_t iplen, long long *port) {
@@ -136,6 +197,9 @@ static int open_group(bool bootstrap) {
         .id = shard_member_id(),
         .address = shard_raft_address(),
         .apply = propose_apply,
+        .transport = GROUP_TRANSPORT_SHARED_PORT,
+        .bus_cb = route_bus_connection,
+        .bind_address = shard_bind_address(),
     };
     char err[512];
     if (group_new(&gc, &group, err, sizeof(err)) != GROUP_OK) {
@@ -153,24 +217,48 @@ static int open_group(bool bootstrap) {
         return -1;
     }
     replay_target = group_last_index(group);
-    loading = group_applied_index(group) < replay_target;
+    /* Entry 1 is the bootstrap configuration: a log that ends there has
+     * nothing to replay. */
+    loading = group_applied_index(group) < replay_target && replay_target > 1;
     log_notice("Raft log opened in %s (member %" PRIu64 ", last index %" PRIu64 ")", dir, gc.id,
                replay_target);
     return 0;
 }
 
+/* The only voter of its group needs no one to replay its log: do it before
+ * clients are served, as Redis loads its AOF (bounded, in case the log
+ * cannot be applied; clients then get -LOADING until it is). */
+static void replay_alone(void) {
+    struct group_member_info m[2];
+    if (group_members(group, m, 2) != 1 || m[0].id != shard_member_id() ||
+        m[0].role != GROUP_ROLE_VOTER)
+        return;
+    int64_t deadline = server_now_ms() + REPLAY_ALONE_MAX_MS;
+    while (group != NULL && shard_is_loading() && server_now_ms() < deadline)
+        uv_run(server.loop, UV_RUN_ONCE);
+}
+
 int shard_init(void) {
     load_member_file();
-    if (membership == MEMBER_JOINED)
-        return open_group(false);
-    if (!cfg.appendonly)
-        return 0;
-    membership = MEMBER_BOOTSTRAPPED;
-    if (save_member_file() != 0) {
-        log_warning("Can't write %s/keyraft.member: %s", cfg.dir, strerror(errno));
-        return -1;
+    if (cfg.cluster_enabled && member_id != 0 && member_id != shard_member_id())
+        log_warning("%s/keyraft.member names member %" PRIu64 ", but this cluster node's id "
+                    "maps to member %" PRIu64 ": using the latter",
+                    cfg.dir, member_id, shard_member_id());
+    bool bootstrap = membership != MEMBER_JOINED;
+    if (bootstrap) {
+        /* In cluster mode a shard is always a Raft group, and its log the AOF. */
+        if (!cfg.appendonly && !cfg.cluster_enabled)
+            return 0;
+        membership = MEMBER_BOOTSTRAPPED;
+        if (save_member_file() != 0) {
+            log_warning("Can't write %s/keyraft.member: %s", cfg.dir, strerror(errno));
+            return -1;
+        }
     }
-    return open_group(true);
+    if (open_group(bootstrap) != 0)
+        return -1;
+    replay_alone();
+    return 0;
 }
 
 static bool closed;
@@ -235,19 +323,32 @@ static void remove_raft_dir(void) {
     rmdir(dir);
 }
 
-int shard_become_joined_member(void) {
-    shard_close();
-    remove_raft_dir();
-    /* Like a Redis full sync: the replica's own data goes. */
+static void clear_data(void) {
     for (long long i = 0; i < cfg.databases; i++) {
         struct keyspace *ks = server_db_if_exists((int)i);
         if (ks != NULL)
             keyspace_clear(ks);
     }
+}
+
+int shard_become_joined_member(void) {
+    shard_close();
+    remove_raft_dir();
+    clear_data();               /* like a Redis full sync: the replica's own data goes */
     membership = MEMBER_JOINED; /* with the id the leader added (shard_new_member_id) */
     if (save_member_file() != 0)
         return -1;
     return open_group(false);
+}
+
+int shard_start_alone(void) {
+    shard_close();
+    remove_raft_dir();
+    clear_data();
+    membership = MEMBER_BOOTSTRAPPED;
+    if (save_member_file() != 0)
+        return -1;
+    return open_group(true);
 }
 
 void shard_leave_group(void) {

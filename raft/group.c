@@ -158,6 +158,11 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
         rv = transport_init(&g->transport, cfg->loop);
         if (rv == 0)
             transport_set_bus_cb(&g->transport, cfg->bus_cb, cfg->bus_arg);
+        if (rv == 0 && cfg->bind_address != NULL) {
+            rv = transport_set_bind_address(&g->transport, cfg->bind_address);
+            if (rv != 0)
+                transport_close(&g->transport);
+        }
     } else {
         rv = raft_uv_tcp_init(&g->transport, cfg->loop);
     }
@@ -290,6 +295,38 @@ int group_add_member(struct group *g, uint64_t id, const char *address, group_ch
     int rv = raft_add(&g->raft, &ch->req, id, address, add_done);
     if (rv != 0) {
         free(ch);
+        return from_raft(rv);
+    }
+    return GROUP_OK;
+}
+
+struct transfer {
+    struct raft_transfer req;
+    struct group *g;
+    group_change_fn done;
+    void *arg;
+};
+
+static void transfer_done(struct raft_transfer *req) {
+    struct transfer *tr = req->data;
+    /* The library does not say how it ended: it succeeded if this member
+     * is no longer the leader. */
+    if (tr->done != NULL)
+        tr->done(tr->arg, group_is_leader(tr->g) ? GROUP_EIO : GROUP_OK);
+    free(tr);
+}
+
+int group_transfer(struct group *g, uint64_t id, group_change_fn done, void *arg) {
+    struct transfer *tr = calloc(1, sizeof(*tr));
+    if (tr == NULL)
+        return GROUP_ENOMEM;
+    tr->req.data = tr;
+    tr->g = g;
+    tr->done = done;
+    tr->arg = arg;
+    int rv = raft_transfer(&g->raft, &tr->req, id, transfer_done);
+    if (rv != 0) {
+        free(tr);
         return from_raft(rv);
     }
     return GROUP_OK;

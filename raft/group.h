@@ -73,6 +73,9 @@ struct group_config {
     enum group_transport { GROUP_TRANSPORT_TCP, GROUP_TRANSPORT_SHARED_PORT } transport;
     transport_bus_cb bus_cb;
     void *bus_arg;
+    /* GROUP_TRANSPORT_SHARED_PORT only: "ip:port" the listener binds to
+     * instead of 'address' (e.g. "0.0.0.0:16379"); NULL: 'address'. */
+    const char *bind_address;
 };
 
 /* Creates a member. Returns GROUP_OK and '*out' (free with group_close), or
@@ -97,6 +100,13 @@ typedef void (*group_change_fn)(void *arg, int status);
  * to. Either may be NULL. Returns GROUP_ENOTLEADER on a follower. */
 int group_add_member(struct group *g, uint64_t id, const char *address, group_change_fn added,
                      group_change_fn promoted, void *arg);
+
+/* On the leader: hands leadership to voter 'id' (0: the most up-to-date
+ * voter), Raft §3.10. 'done' (may be NULL) runs with GROUP_OK once this
+ * member stepped down, or GROUP_EIO when the transfer timed out. Returns
+ * GROUP_ENOTLEADER on a follower, GROUP_EIO when 'id' is not a voter or a
+ * transfer is already under way. */
+int group_transfer(struct group *g, uint64_t id, group_change_fn done, void *arg);
 
 enum group_role { GROUP_ROLE_STANDBY, GROUP_ROLE_VOTER, GROUP_ROLE_SPARE };
 
