@@ -119,6 +119,10 @@ const struct config_directive config_table[] = {
     X("save", set_save, get_save, "3600 1 300 100 60 10000", 0),
     B("appendonly", appendonly, "no", 0),
     E("appendfsync", appendfsync, appendfsync_enum, "everysec", 0),
+    /* keyraft's own: reads on a group's leader wait for a Raft barrier issued
+     * after they arrive, so they see every write acknowledged before them
+     * (node/linread.h). Costs one barrier per loop iteration with reads. */
+    B("linearizable-reads", linearizable_reads, "no", 0),
     S("dbfilename", dbfilename, "dump.rdb", CONFIG_PROTECTED),
     S("appendfilename", appendfilename, "appendonly.aof", CONFIG_IMMUTABLE),
     I("slowlog-log-slower-than", slowlog_log_slower_than, -1, LLONG_MAX, "10000", 0),

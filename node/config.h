@@ -66,6 +66,7 @@ struct config {
     int save_count;
     bool appendonly;
     int appendfsync;
+    bool linearizable_reads; /* leader reads wait for a Raft barrier (node/linread.h) */
     char *dbfilename;
     char *appendfilename;
     /* logs of slow things */

@@ -10,6 +10,7 @@
 #include "node/exec.h"
 #include "node/info.h"
 #include "node/latency.h"
+#include "node/linread.h"
 #include "node/monitor.h"
 #include "node/multi.h"
 #include "node/pause.h"
@@ -40,6 +41,7 @@ void dispatch_client_closed(struct client *c) {
     blocking_unblock(c, false);
     multi_client_reset(c);
     propose_client_closed(c);
+    linread_client_closed(c);
     replication_client_closed(c);
     pause_client_closed(c);
     monitor_remove(c);
@@ -186,6 +188,12 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     if (multi_queues(c, cmd)) {
         multi_queue(c, cmd, argc, argv, argvlen);
         advance_reply_mode(c);
+        return;
+    }
+    /* linearizable-reads: the read runs through here again once a Raft
+     * barrier issued after its arrival has applied. */
+    if (linread_postpones(c, cmd)) {
+        linread_postpone(c, argc, argv, argvlen);
         return;
     }
 

@@ -249,6 +249,35 @@ int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, vo
     return GROUP_OK;
 }
 
+/* ---- Barriers ---- */
+
+struct barrier {
+    struct raft_barrier req;
+    group_done_fn done;
+    void *arg;
+};
+
+static void user_barrier_done(struct raft_barrier *req, int status) {
+    struct barrier *b = req->data;
+    b->done(b->arg, from_raft(status), NULL);
+    free(b);
+}
+
+int group_barrier(struct group *g, group_done_fn done, void *arg) {
+    struct barrier *b = malloc(sizeof(*b));
+    if (b == NULL)
+        return GROUP_ENOMEM;
+    b->req.data = b;
+    b->done = done;
+    b->arg = arg;
+    int rv = raft_barrier(&g->raft, &b->req, user_barrier_done);
+    if (rv != 0) {
+        free(b);
+        return from_raft(rv);
+    }
+    return GROUP_OK;
+}
+
 /* ---- Membership ---- */
 
 struct change {

@@ -89,6 +89,13 @@ int group_start(struct group *g);
 /* Proposes an entry. On GROUP_OK takes ownership of 'buf' (malloc'd) and
  * will call 'done' exactly once; on error 'buf' stays the caller's. */
 int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, void *arg);
+/* On the leader: appends a barrier entry and calls 'done' exactly once:
+ * with GROUP_OK when it has been applied here, which proves that every
+ * entry committed before the call has been applied and that this member was
+ * still the leader after the call (a read served then is linearizable); or
+ * with an error (leadership lost, shutdown). 'result' is NULL. Returns
+ * GROUP_ENOTLEADER on a follower (then 'done' never runs). */
+int group_barrier(struct group *g, group_done_fn done, void *arg);
 
 /* Completion of a membership change ('status' GROUP_OK or an error). */
 typedef void (*group_change_fn)(void *arg, int status);
