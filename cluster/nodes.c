@@ -40,6 +40,11 @@ void cluster_state_free(struct cluster_state *cs) {
     free(cs);
 }
 
+void cluster_state_set_delete_cb(struct cluster_state *cs, cluster_node_delete_cb cb, void *arg) {
+    cs->on_delete = cb;
+    cs->on_delete_arg = arg;
+}
+
 bool cluster_id_is_valid(const char *id, size_t len) {
     if (len != CLUSTER_ID_LEN)
         return false;
@@ -84,6 +89,8 @@ struct cluster_node *cluster_node_add(struct cluster_state *cs, const char *id, 
 void cluster_node_delete(struct cluster_state *cs, struct cluster_node *n) {
     if (n == cs->myself)
         return;
+    if (cs->on_delete != NULL)
+        cs->on_delete(cs->on_delete_arg, n);
     for (size_t i = 0; i < cs->node_count; i++)
         if (cs->nodes[i]->master == n)
             cs->nodes[i]->master = NULL;

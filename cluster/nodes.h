@@ -47,7 +47,14 @@ struct cluster_node {
     bool link_connected;      /* bus link state as seen from here */
     unsigned slot_count;      /* slots it owns in the slot map */
     unsigned failure_reports; /* masters that flagged it PFAIL */
+    int64_t fail_time_ms;     /* when it was flagged FAIL (cluster/gossip.c) */
+    int64_t data_recv_ms;     /* last bus message from it (cluster/gossip.c) */
+    void *bus_link;           /* private: its outbound bus link (node layer) */
 };
+
+/* Called by cluster_node_delete just before 'n' is freed (the node layer
+ * closes its bus link). */
+typedef void (*cluster_node_delete_cb)(void *arg, struct cluster_node *n);
 
 /* The whole view. Caller-allocated via cluster_state_new (it embeds the
  * ~400 KB slot map). Fields are read-only outside cluster/. */
@@ -66,6 +73,8 @@ struct cluster_state {
     bool in_minority;
     bool full_coverage_used; /* the setting the last evaluation used */
     int64_t start_ms, last_change_ms, among_minority_ms, recheck_ms;
+    cluster_node_delete_cb on_delete;
+    void *on_delete_arg;
 };
 
 /* Returns an owned state holding only 'myself' (a master with no slots, id
@@ -73,6 +82,9 @@ struct cluster_state {
  * time Redis's writable delay counts from. Free with cluster_state_free. */
 struct cluster_state *cluster_state_new(const char *my_id, int64_t now_ms);
 void cluster_state_free(struct cluster_state *cs);
+
+/* Registers 'cb' (NULL: none) to run before any node is deleted. */
+void cluster_state_set_delete_cb(struct cluster_state *cs, cluster_node_delete_cb cb, void *arg);
 
 /* True if 'id'[0..len) is a well-formed node id (40 chars of [0-9a-z], as
  * Redis 7.0's verifyClusterNodeId). */
