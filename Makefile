@@ -5,7 +5,7 @@ PORT ?= 6379
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit integration fuzz sanitize clean format bench
+.PHONY: all deps build run test unit integration faults fuzz sanitize clean format bench
 
 all: build
 
@@ -25,7 +25,11 @@ unit: build
 integration: build
 	KEYRAFT_SERVER=$(abspath $(BUILD))/keyraft-server $(PYTEST) -q tests/integration
 
-test: unit integration fuzz
+# kill -9, SIGSTOP/SIGCONT of Raft group members under concurrent writers.
+faults: build
+	KEYRAFT_SERVER=$(abspath $(BUILD))/keyraft-server $(PYTEST) -q tests/faults
+
+test: unit integration faults fuzz
 
 # libFuzzer targets, briefly (KR_FUZZ_SECONDS each), in their own clang build.
 FUZZ_SECONDS ?= 20
