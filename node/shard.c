@@ -7,6 +7,7 @@
 #include "node/cluster_mode.h"
 #include "node/config.h"
 #include "node/log.h"
+#include "node/logcheck.h"
 #include "node/propose.h"
 #include "node/server.h"
 #include "raft/group.h"
@@ -191,6 +192,8 @@ static int open_group(bool bootstrap) {
         log_warning("Can't create the Raft log directory %s: %s", dir, strerror(errno));
         return -1;
     }
+    if (logcheck_raft_dir(dir) != 0)
+        return -1;
     struct group_config gc = {
         .loop = server.loop,
         .dir = dir,

@@ -75,20 +75,35 @@ static size_t frame_size(size_t len) {
     return FRAME_HEADER + ((len + 7) & ~(size_t)7);
 }
 
+size_t group_frame_size(size_t payload_len) {
+    return frame_size(payload_len);
+}
+
+bool group_frame_payload(const void *buf, size_t len, const void **payload, size_t *payload_len) {
+    uint64_t n = 0;
+    if (len < FRAME_HEADER)
+        return false;
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | ((const uint8_t *)buf)[i];
+    if (n > len - FRAME_HEADER)
+        return false;
+    *payload = (const uint8_t *)buf + FRAME_HEADER;
+    *payload_len = (size_t)n;
+    return true;
+}
+
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result) {
     struct group *g = fsm->data;
     *result = NULL;
     g->applying = raft_last_applied(&g->raft) + 1;
-    uint64_t len = 0;
-    if (buf->len >= FRAME_HEADER)
-        for (int i = 7; i >= 0; i--)
-            len = (len << 8) | ((const uint8_t *)buf->base)[i];
-    if (buf->len < FRAME_HEADER || len > buf->len - FRAME_HEADER) {
+    const void *payload;
+    size_t len;
+    if (!group_frame_payload(buf->base, buf->len, &payload, &len)) {
         /* Not one of ours (e.g. a damaged entry): the same on every member. */
         g->apply(g->apply_arg, buf->base, 0, result);
         return 0;
     }
-    g->apply(g->apply_arg, (const uint8_t *)buf->base + FRAME_HEADER, (size_t)len, result);
+    g->apply(g->apply_arg, payload, len, result);
     return 0;
 }
 
@@ -175,6 +190,11 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
         snprintf(errmsg, errlen, "raft storage in %s: %s", cfg->dir, g->io.errmsg);
         goto err_after_transport;
     }
+    /* The library's auto-recovery (on by default in 0.15) renames a corrupt
+     * segment and every later one to corrupt-*, after which the next start
+     * runs without them: acknowledged writes gone, silently. Damage must
+     * stop the start instead (raft/logfile.h checks the directory first). */
+    raft_uv_set_auto_recovery(&g->io, false);
     char address[256];
     snprintf(address, sizeof(address), "%s", cfg->address);
     rv = raft_init(&g->raft, &g->io, &g->fsm, cfg->id, address);

@@ -89,6 +89,15 @@ int group_start(struct group *g);
 /* Proposes an entry. On GROUP_OK takes ownership of 'buf' (malloc'd) and
  * will call 'done' exactly once; on error 'buf' stays the caller's. */
 int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, void *arg);
+
+/* How a proposal is stored as a log entry: [u64 little-endian payload
+ * length][payload][zero padding to a multiple of 8] (see group.c). For
+ * readers of the log files (raft/logfile.h). group_frame_payload points
+ * '*payload' into 'buf' and returns true, or returns false when 'buf' is too
+ * short for the length it declares; a frame group wrote is exactly
+ * group_frame_size(payload length) bytes. */
+bool group_frame_payload(const void *buf, size_t len, const void **payload, size_t *payload_len);
+size_t group_frame_size(size_t payload_len);
 /* On the leader: appends a barrier entry and calls 'done' exactly once:
  * with GROUP_OK when it has been applied here, which proves that every
  * entry committed before the call has been applied and that this member was
