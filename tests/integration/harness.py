@@ -17,6 +17,9 @@ import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEYRAFT = os.environ.get("KEYRAFT_SERVER", os.path.join(ROOT, "build", "keyraft-server"))
+# The offline checker, built next to the server.
+KEYRAFT_CHECK = os.environ.get("KEYRAFT_CHECK",
+                               os.path.join(os.path.dirname(KEYRAFT), "keyraft-check"))
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
