@@ -1,7 +1,9 @@
-/* SAVE and BGSAVE (Redis 7.0 replies and errors); the work is
- * node/persist.c's. LASTSAVE lives with the other server commands. */
+/* SAVE, BGSAVE and BGREWRITEAOF (Redis 7.0 replies and errors); the work
+ * is node/persist.c's and node/compaction.c's. LASTSAVE lives with the
+ * other server commands. */
 #include "node/client.h"
 #include "node/cmd_handlers.h"
+#include "node/compaction.h"
 #include "node/exec.h"
 #include "node/persist.h"
 
@@ -40,4 +42,22 @@ void cmd_bgsave(struct exec_ctx *ctx) {
         resp_add_status(ctx->out, "Background saving started");
     else
         resp_add_error(ctx->out, "ERR");
+}
+
+/* BGREWRITEAOF: Redis 7.0 bgrewriteaofCommand. keyraft's AOF is the Raft
+ * log, and rewriting it means taking a Raft snapshot, which compacts the
+ * log. Without a log there is nothing to rewrite: the reply is the same.
+ * The child is forked between two applied entries, so inside MULTI/EXEC it
+ * never sees half a transaction. */
+void cmd_bgrewriteaof(struct exec_ctx *ctx) {
+    switch (compaction_request(COMPACTION_REWRITE)) {
+    case COMPACTION_BUSY:
+        resp_add_error(ctx->out, "ERR Background append only file rewriting already in progress");
+        return;
+    case COMPACTION_SCHEDULED:
+        resp_add_status(ctx->out, "Background append only file rewriting scheduled");
+        return;
+    default:
+        resp_add_status(ctx->out, "Background append only file rewriting started");
+    }
 }

@@ -5,6 +5,7 @@
 #include "node/config.h"
 
 #include "node/acl.h"
+#include "node/compaction.h"
 #include "node/config_table.h"
 #include "node/notify.h"
 #include "node/outlimit.h"
@@ -125,6 +126,10 @@ const struct config_directive config_table[] = {
     B("linearizable-reads", linearizable_reads, "no", 0),
     S("dbfilename", dbfilename, "dump.rdb", CONFIG_PROTECTED),
     S("appendfilename", appendfilename, "appendonly.aof", CONFIG_IMMUTABLE),
+    I("raft-snapshot-threshold", raft_snapshot_threshold, 1, UINT_MAX, "10000", 0,
+      .apply = compaction_apply_config),
+    I("raft-snapshot-trailing", raft_snapshot_trailing, 1, UINT_MAX, "2000", 0,
+      .apply = compaction_apply_config),
     I("slowlog-log-slower-than", slowlog_log_slower_than, -1, LLONG_MAX, "10000", 0),
     I("slowlog-max-len", slowlog_max_len, 0, LONG_MAX, "128", 0),
     M("hll-sparse-max-bytes", hll_sparse_max_bytes, 0, LONG_MAX, "3000", 0),

@@ -69,6 +69,8 @@ struct config {
     bool linearizable_reads; /* leader reads wait for a Raft barrier (node/linread.h) */
     char *dbfilename;
     char *appendfilename;
+    long long raft_snapshot_threshold; /* applied Raft entries between two snapshots */
+    long long raft_snapshot_trailing;  /* entries kept in the log behind a snapshot */
     /* logs of slow things */
     long long slowlog_log_slower_than;
     long long slowlog_max_len;

@@ -10,6 +10,7 @@
 #include "node/config.h"
 #include "node/config_table.h"
 #include "node/log.h"
+#include "node/compaction.h"
 #include "node/persist.h"
 #include "node/server.h"
 #include "node/replication.h"
@@ -342,6 +343,9 @@ static void section_memory(struct text *t) {
 static void section_persistence(struct text *t) {
     struct persist_info p;
     persist_get_info(&p);
+    /* With a Raft log, a Raft snapshot is the AOF rewrite (it compacts the log). */
+    struct compaction_info c;
+    compaction_get_info(&c);
     text_printf(t, "# Persistence\r\nloading:%d\r\nasync_loading:0\r\n",
                 shard_is_loading() || p.loading ? 1 : 0);
     text_printf(t,
@@ -352,15 +356,16 @@ static void section_persistence(struct text *t) {
                 "rdb_last_bgsave_time_sec:%lld\r\n"
                 "rdb_current_bgsave_time_sec:%lld\r\n"
                 "aof_enabled:%d\r\n"
-                "aof_rewrite_in_progress:0\r\n"
-                "aof_rewrite_scheduled:0\r\n"
-                "aof_last_rewrite_time_sec:-1\r\n"
-                "aof_current_rewrite_time_sec:-1\r\n"
-                "aof_last_bgrewrite_status:ok\r\n"
+                "aof_rewrite_in_progress:%d\r\n"
+                "aof_rewrite_scheduled:%d\r\n"
+                "aof_last_rewrite_time_sec:%lld\r\n"
+                "aof_current_rewrite_time_sec:%lld\r\n"
+                "aof_last_bgrewrite_status:%s\r\n"
                 "aof_last_write_status:ok\r\n",
                 server.dirty, p.bgsave_in_progress ? 1 : 0, (long long)server.lastsave_s,
                 p.last_bgsave_ok ? "ok" : "err", p.last_bgsave_time_sec, p.current_bgsave_time_sec,
-                cfg.appendonly ? 1 : 0);
+                cfg.appendonly ? 1 : 0, c.in_progress ? 1 : 0, c.scheduled ? 1 : 0, c.last_time_sec,
+                c.current_time_sec, c.last_ok ? "ok" : "err");
     /* Redis 7.0 adds these at the end of the section while loading. */
     if (p.loading)
         text_printf(t,

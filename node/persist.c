@@ -10,6 +10,7 @@
  * storage/snapshot's business; what the Raft log does with one is raft/'s. */
 #include "node/persist.h"
 
+#include "node/compaction.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/server.h"
@@ -98,12 +99,7 @@ static int fsync_dir(const char *dir) {
     return rc;
 }
 
-/* Writes the whole dataset to <dir>/<dbfilename> atomically. Returns 0, or
- * -1 after logging why (the temporary file removed). */
-static int write_file(void) {
-    char tmp[4200], path[4200];
-    snprintf(tmp, sizeof(tmp), "%s/temp-%d.rdb", cfg.dir, (int)getpid());
-    file_path(path, sizeof(path));
+int persist_write_file(const char *tmp) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         log_warning("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s",
@@ -125,14 +121,6 @@ static int write_file(void) {
         log_warning("Write error saving DB on disk: close: %s", strerror(errno));
         goto err_after_open;
     }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        log_warning("Error moving temp DB file %s on the final destination %s: %s", tmp, path,
-                    strerror(errno));
-        goto err_after_open;
-    }
-    if (fsync_dir(cfg.dir) != 0)
-        log_warning("Could not fsync the directory %s after saving: %s", cfg.dir, strerror(errno));
     return 0;
 
 err_after_open:
@@ -140,6 +128,30 @@ err_after_open:
         close(fd);
     unlink(tmp);
     return -1;
+}
+
+int persist_install_file(const char *tmp) {
+    char path[4200];
+    file_path(path, sizeof(path));
+    if (rename(tmp, path) != 0) {
+        log_warning("Error moving temp DB file %s on the final destination %s: %s", tmp, path,
+                    strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (fsync_dir(cfg.dir) != 0)
+        log_warning("Could not fsync the directory %s after saving: %s", cfg.dir, strerror(errno));
+    return 0;
+}
+
+/* Writes the whole dataset to <dir>/<dbfilename> atomically. Returns 0, or
+ * -1 after logging why (the temporary file removed). */
+static int write_file(void) {
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s/temp-%d.rdb", cfg.dir, (int)getpid());
+    if (persist_write_file(tmp) != 0)
+        return -1;
+    return persist_install_file(tmp);
 }
 
 /* ---- SAVE and BGSAVE ---- */
@@ -151,11 +163,31 @@ int persist_save(void) {
     server.dirty = 0;
     server.lastsave_s = server_now_ms() / 1000;
     st.last_bgsave_ok = true;
+    /* With a Raft log, a save also compacts it (in the background). */
+    if (compaction_takes_saves())
+        compaction_request(COMPACTION_SAVE);
     return 0;
 }
 
 bool persist_bgsave_in_progress(void) {
+    return st.child != -1 || compaction_in_progress();
+}
+
+bool persist_child_running(void) {
     return st.child != -1;
+}
+
+void persist_note_background_save(bool ok, long long duration_s, long long dirty_at_start) {
+    st.last_bgsave_ok = ok;
+    st.last_bgsave_time_sec = duration_s;
+    if (ok) {
+        server.dirty -= dirty_at_start;
+        server.lastsave_s = server_now_ms() / 1000;
+    }
+}
+
+void persist_note_fork(long long fork_usec) {
+    st.latest_fork_usec = fork_usec;
 }
 
 void persist_schedule_bgsave(void) {
@@ -164,6 +196,15 @@ void persist_schedule_bgsave(void) {
 
 int persist_bgsave(void) {
     st.last_try_s = server_now_ms() / 1000;
+    /* On a Raft leader a BGSAVE is a Raft snapshot, which also leaves the
+     * dump file; when the last snapshot is current, a plain one follows. */
+    if (compaction_takes_saves()) {
+        int rc = compaction_request(COMPACTION_BGSAVE);
+        if (rc == COMPACTION_STARTED)
+            return 0;
+        if (rc != COMPACTION_CURRENT)
+            return -1;
+    }
     uint64_t start_us = server_monotonic_us();
     pid_t pid = fork();
     if (pid == 0) {
@@ -236,8 +277,9 @@ int persist_init(void) {
 }
 
 void persist_cron(void) {
+    compaction_cron();
     reap_child();
-    if (st.child != -1 || st.loading)
+    if (st.child != -1 || st.loading || compaction_in_progress())
         return;
     if (st.scheduled) {
         st.scheduled = false;
@@ -428,11 +470,13 @@ int persist_start_loading(void) {
 
 void persist_get_info(struct persist_info *info) {
     info->loading = st.loading;
-    info->bgsave_in_progress = st.child != -1;
+    info->bgsave_in_progress = st.child != -1 || compaction_in_progress();
     info->last_bgsave_ok = st.last_bgsave_ok;
     info->last_bgsave_time_sec = st.last_bgsave_time_sec;
     info->current_bgsave_time_sec =
         st.child != -1 ? (server_now_ms() - st.child_start_ms) / 1000 : -1;
+    if (st.child == -1 && compaction_in_progress())
+        info->current_bgsave_time_sec = compaction_current_time_sec();
     info->loading_start_time = st.loading_start_s;
     info->loading_total_bytes = (long long)st.map_len;
     info->loading_loaded_bytes =

@@ -34,13 +34,30 @@ bool persist_is_loading(void);
  * with the reason in 'err' (file, offset, field). Nothing live is touched. */
 int persist_load_file(const char *path, struct keyspace **dbs, int ndbs, char *err, size_t errlen);
 
+/* Writes the whole dataset in storage/snapshot's format to 'path' (created
+ * or truncated) and syncs it; for a forked child (BGSAVE, Raft snapshots).
+ * Returns 0, or -1 after logging why (the file removed). */
+int persist_write_file(const char *path);
+/* Renames the complete file 'path' over <dir>/<dbfilename> and syncs the
+ * directory. Returns 0, or -1 after logging why ('path' removed). */
+int persist_install_file(const char *path);
+
 /* SAVE: writes the snapshot file in the foreground. Returns 0, or -1 after
  * logging why. */
 int persist_save(void);
 /* BGSAVE: forks a child that writes the snapshot file. Returns 0 when the
  * child started, -1 when the fork failed (logged). */
 int persist_bgsave(void);
+/* A BGSAVE child or a Raft snapshot is running (node/compaction.h). */
 bool persist_bgsave_in_progress(void);
+/* Only the BGSAVE child: one fork at a time. */
+bool persist_child_running(void);
+/* A background save made elsewhere (a Raft snapshot) ended: INFO's
+ * rdb_last_bgsave_status/time, and on success LASTSAVE and the changes
+ * counted since 'dirty_at_start'. */
+void persist_note_background_save(bool ok, long long duration_s, long long dirty_at_start);
+/* How long the latest fork took (INFO latest_fork_usec). */
+void persist_note_fork(long long fork_usec);
 /* BGSAVE SCHEDULE while a child runs: start one as soon as it ends. */
 void persist_schedule_bgsave(void);
 /* Called by the server cron: reaps a finished child, runs a scheduled

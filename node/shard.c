@@ -5,6 +5,7 @@
 
 #include "cluster/nodes.h"
 #include "node/cluster_mode.h"
+#include "node/compaction.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/logcheck.h"
@@ -204,6 +205,7 @@ static int open_group(bool bootstrap) {
         .bus_cb = route_bus_connection,
         .bind_address = shard_bind_address(),
     };
+    compaction_configure(&gc);
     char err[512];
     if (group_new(&gc, &group, err, sizeof(err)) != GROUP_OK) {
         log_warning("Can't open the Raft log in %s: %s", dir, err);

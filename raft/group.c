@@ -1,15 +1,26 @@
 /* One Raft group member (see group.h): canonical/raft glue. Owns the
  * library's objects and their life cycle, the FSM callbacks, proposal
  * completion, and the post-election barrier. It knows nothing of what an
- * entry means. Snapshots are not wired yet (issue 5): the snapshot
- * threshold is set beyond reach so the library never asks for one. */
+ * entry means. Snapshots (FSM version 3) take the payload from a child
+ * process the caller forks (group.h "Snapshots"): this file waits for it
+ * on the loop's thread pool, maps its file for the library, and cleans up. */
 #include "raft/group.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <raft.h>
 #include <raft/uv.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct group {
     struct raft raft;
@@ -26,6 +37,19 @@ struct group {
     int pending_closes;
     void (*closed)(void *arg);
     void *closed_arg;
+    /* Snapshots: the caller's hooks, the configured threshold (lowered to 1
+     * while a group_snapshot_now request waits for the next applied
+     * entry), and the snapshot being taken. 'child' and 'closing' are shared
+     * with the pool thread that waits for the child. */
+    group_snapshot_fn snapshot;
+    group_restore_fn restore;
+    group_snapshot_done_fn snapshot_done;
+    char snapshot_path[4096];
+    unsigned threshold;
+    bool snapshot_wanted;
+    uint64_t snapshot_taking; /* index of the snapshot being taken, 0: none */
+    atomic_int child;         /* pid of the payload writer, 0: none */
+    atomic_bool closing;
 };
 
 struct proposal {
@@ -107,17 +131,162 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     return 0;
 }
 
+static void barrier_done(struct raft_barrier *req, int status);
+
+/* ---- Snapshots ---- */
+
+/* On the loop: the caller forks the payload writer. RAFT_BUSY makes the
+ * library retry after the next applied entry, so nothing here is fatal. */
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n) {
+    struct group *g = fsm->data;
+    if (atomic_load(&g->closing) || g->snapshot_taking != 0)
+        return RAFT_BUSY;
+    struct raft_buffer *buf = raft_calloc(1, sizeof(*buf));
+    if (buf == NULL)
+        return RAFT_BUSY;
+    int pid = g->snapshot(g->apply_arg, g->snapshot_path);
+    if (pid <= 0) {
+        raft_free(buf);
+        return RAFT_BUSY;
+    }
+    atomic_store(&g->child, pid);
+    g->snapshot_taking = raft_last_applied(&g->raft);
+    if (g->snapshot_wanted) {
+        g->snapshot_wanted = false;
+        raft_set_snapshot_threshold(&g->raft, g->threshold);
+    }
+    *bufs = buf;
+    *n = 1;
+    return 0;
+}
+
+/* On a pool thread: waits for the child, then maps its file. */
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n) {
+    struct group *g = fsm->data;
+    int pid = atomic_load(&g->child);
+    int status = 0;
+    pid_t got;
+    do
+        got = waitpid(pid, &status, 0);
+    while (got < 0 && errno == EINTR);
+    atomic_store(&g->child, 0);
+    if (got != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || atomic_load(&g->closing))
+        return RAFT_IOERR;
+    int fd = open(g->snapshot_path, O_RDONLY);
+    if (fd < 0)
+        return RAFT_IOERR;
+    struct stat sb;
+    void *map = MAP_FAILED;
+    if (fstat(fd, &sb) == 0 && sb.st_size > 0)
+        map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED || *n != 1)
+        return RAFT_IOERR;
+    (*bufs)[0].base = map;
+    (*bufs)[0].len = (size_t)sb.st_size;
+    return 0;
+}
+
+/* On the loop, after the library stored the snapshot or gave up (always
+ * called once fsm_snapshot succeeded). Stored means the library's log now
+ * starts at this snapshot: that is how success is told from failure. */
+static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n) {
+    struct group *g = fsm->data;
+    if (*bufs != NULL) {
+        if ((*bufs)[0].base != NULL)
+            munmap((*bufs)[0].base, (*bufs)[0].len);
+        raft_free(*bufs);
+    }
+    *bufs = NULL;
+    *n = 0;
+    /* The pool never ran (the library failed to queue it): stop the child. */
+    int pid = atomic_exchange(&g->child, 0);
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    uint64_t index = g->snapshot_taking;
+    g->snapshot_taking = 0;
+    bool stored = g->raft.log.snapshot.last_index == index;
+    if (g->snapshot_done != NULL)
+        g->snapshot_done(g->apply_arg, stored ? GROUP_OK : GROUP_EIO, index, g->snapshot_path);
+    unlink(g->snapshot_path);
+    return 0;
+}
+
+/* On the loop: at startup, or when the leader installs a snapshot. On
+ * success the payload buffer is ours to free (libraft 0.15's contract). */
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
+    struct group *g = fsm->data;
+    if (g->restore == NULL || g->restore(g->apply_arg, buf->base, buf->len) != 0)
+        return RAFT_CORRUPT;
+    raft_free(buf->base);
+    return 0;
+}
+
+/* Without snapshot hooks (FSM version 1): never asked, the threshold is
+ * out of reach. */
+static int fsm_no_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n) {
     (void)fsm;
     (void)bufs;
     (void)n;
-    return RAFT_NOTFOUND; /* never asked: see the threshold in group_new */
+    return RAFT_BUSY;
 }
 
-static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
-    (void)fsm;
-    (void)buf;
-    return RAFT_NOTFOUND;
+/* Removes payload files a previous process of this member left behind
+ * (killed while its child wrote). */
+static void remove_stale_payloads(const char *dir, uint64_t id) {
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "temp-raft-snapshot-%" PRIu64 "-", id);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+}
+
+int group_snapshot_now(struct group *g) {
+    if (g->snapshot == NULL)
+        return GROUP_ENOSNAPSHOTS;
+    if (g->snapshot_taking != 0 || g->snapshot_wanted || g->raft.snapshot.pending.term != 0)
+        return GROUP_EBUSY;
+    if (raft_last_applied(&g->raft) <= g->raft.log.snapshot.last_index)
+        return GROUP_CURRENT;
+    /* libraft 0.15 has no "snapshot now": it checks the threshold after
+     * applying entries, so lower it to 1 until the snapshot starts and, on
+     * the leader, commit a barrier to have an entry applied. */
+    g->snapshot_wanted = true;
+    raft_set_snapshot_threshold(&g->raft, 1);
+    if (group_is_leader(g)) {
+        struct raft_barrier *req = malloc(sizeof(*req));
+        if (req != NULL && raft_barrier(&g->raft, req, barrier_done) != 0)
+            free(req); /* the next entry takes the snapshot instead */
+    }
+    return GROUP_OK;
+}
+
+void group_set_snapshot_limits(struct group *g, unsigned threshold, unsigned trailing) {
+    if (g->snapshot == NULL)
+        return;
+    if (threshold != 0) {
+        g->threshold = threshold;
+        if (!g->snapshot_wanted)
+            raft_set_snapshot_threshold(&g->raft, threshold);
+    }
+    if (trailing != 0)
+        raft_set_snapshot_trailing(&g->raft, trailing);
+}
+
+uint64_t group_snapshot_index(const struct group *g) {
+    return g->raft.log.snapshot.last_index;
 }
 
 /* ---- Elections ---- */
@@ -162,11 +331,25 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
     g->loop = cfg->loop;
     g->apply = cfg->apply;
     g->apply_arg = cfg->apply_arg;
-    g->fsm.version = 1;
     g->fsm.data = g;
     g->fsm.apply = fsm_apply;
-    g->fsm.snapshot = fsm_snapshot;
     g->fsm.restore = fsm_restore;
+    g->restore = cfg->restore;
+    if (cfg->snapshot != NULL) {
+        g->fsm.version = 3;
+        g->fsm.snapshot = fsm_snapshot;
+        g->fsm.snapshot_async = fsm_snapshot_async;
+        g->fsm.snapshot_finalize = fsm_snapshot_finalize;
+        g->snapshot = cfg->snapshot;
+        g->snapshot_done = cfg->snapshot_done;
+        snprintf(g->snapshot_path, sizeof(g->snapshot_path),
+                 "%s/temp-raft-snapshot-%" PRIu64 "-%d.krs", cfg->snapshot_dir, cfg->id,
+                 (int)getpid());
+        remove_stale_payloads(cfg->snapshot_dir, cfg->id);
+    } else {
+        g->fsm.version = 1;
+        g->fsm.snapshot = fsm_no_snapshot;
+    }
     g->transport_kind = cfg->transport;
     int rv;
     if (cfg->transport == GROUP_TRANSPORT_SHARED_PORT) {
@@ -195,6 +378,11 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
      * runs without them: acknowledged writes gone, silently. Damage must
      * stop the start instead (raft/logfile.h checks the directory first). */
     raft_uv_set_auto_recovery(&g->io, false);
+    /* libraft 0.15's raft_uv_init fills in async_work (a version-2 method)
+     * but says version 1, and raft_init refuses asynchronous snapshots on a
+     * version-1 I/O: say what the struct really holds. */
+    if (cfg->snapshot != NULL && g->io.async_work != NULL && g->io.version < 2)
+        g->io.version = 2;
     char address[256];
     snprintf(address, sizeof(address), "%s", cfg->address);
     rv = raft_init(&g->raft, &g->io, &g->fsm, cfg->id, address);
@@ -203,7 +391,16 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
         goto err_after_io;
     }
     raft_set_pre_vote(&g->raft, true);
-    raft_set_snapshot_threshold(&g->raft, UINT32_MAX);
+    if (cfg->snapshot != NULL) {
+        /* Stored as the payload itself, so tools can read it directly. */
+        raft_uv_set_snapshot_compression(&g->io, false);
+        g->threshold = cfg->snapshot_threshold ? cfg->snapshot_threshold : 1024;
+        raft_set_snapshot_threshold(&g->raft, g->threshold);
+        if (cfg->snapshot_trailing)
+            raft_set_snapshot_trailing(&g->raft, cfg->snapshot_trailing);
+    } else {
+        raft_set_snapshot_threshold(&g->raft, UINT32_MAX);
+    }
     if (cfg->election_timeout_ms)
         raft_set_election_timeout(&g->raft, cfg->election_timeout_ms);
     if (cfg->heartbeat_timeout_ms)
@@ -457,6 +654,12 @@ void group_close(struct group *g, void (*closed)(void *arg), void *arg) {
     g->closed_arg = arg;
     g->pending_closes = 2;
     g->raft.data = g;
+    /* A payload writer still running is not waited for: the pool thread
+     * reaps it and the library drops the snapshot. */
+    atomic_store(&g->closing, true);
+    int pid = atomic_load(&g->child);
+    if (pid > 0)
+        kill(pid, SIGKILL);
     uv_close((uv_handle_t *)&g->watch, watch_closed);
     raft_close(&g->raft, raft_closed);
 }

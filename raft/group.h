@@ -31,7 +31,10 @@
     X(GROUP_EIO, -2, "raft I/O error")                                                             \
     X(GROUP_ENOTLEADER, -3, "not the leader")                                                      \
     X(GROUP_ELEADERSHIPLOST, -4, "leadership lost before the entry committed")                     \
-    X(GROUP_ESHUTDOWN, -5, "group shutting down")
+    X(GROUP_ESHUTDOWN, -5, "group shutting down")                                                  \
+    X(GROUP_EBUSY, -6, "a snapshot is already being taken")                                        \
+    X(GROUP_ENOSNAPSHOTS, -7, "snapshots are not configured")                                      \
+    X(GROUP_CURRENT, 1, "the last snapshot already holds every applied entry")
 
 enum group_error {
 #define X(name, value, text) name = value,
@@ -51,6 +54,40 @@ typedef void (*group_apply_fn)(void *arg, const void *buf, size_t len, void **re
 /* Completion of a proposal: 'status' is GROUP_OK with the apply result, or
  * an error (the entry may or may not have been applied). */
 typedef void (*group_done_fn)(void *arg, int status, void *result);
+
+/* ---- Snapshots ----
+ *
+ * The payload of a snapshot is the caller's whole state as of the last
+ * applied entry. keyraft's node writes it in storage/snapshot.h's dataset
+ * format ("KRSNAP", version, body, CRC-64: byte for byte what SAVE writes to
+ * <dbfilename>). The library stores it UNCOMPRESSED as
+ * <dir>/snapshot-TERM-INDEX-MS next to snapshot-TERM-INDEX-MS.meta (its own
+ * format: configuration and index), keeps the two newest, and deletes the
+ * closed log segments that lie entirely before INDEX - trailing. A restart
+ * loads the newest snapshot, then replays the log after INDEX; a member
+ * whose log ends before the leader's first entry receives the snapshot
+ * (install-snapshot) and replaces its state with it.
+ *
+ * Taking one never blocks the loop for long: group_snapshot_fn forks a
+ * child that writes the payload to a file outside 'dir'; a thread of the
+ * loop's pool waits for the child and maps the file for the library, which
+ * copies it into 'dir'; then the file is unmapped and removed. */
+
+/* Starts writing the payload of the state as applied right now to the file
+ * 'path' (created or truncated) from a forked child, and returns the child's
+ * pid (> 0). The child must exit with status 0 once the file is complete
+ * and synced, non-zero on failure. Returns -1 when no snapshot can start now:
+ * the library tries again after the next applied entry. */
+typedef int (*group_snapshot_fn)(void *arg, const char *path);
+/* Replaces the whole state with the payload 'buf' ('len' bytes, borrowed
+ * for the call): at startup, and when the leader installs a snapshot.
+ * Returns 0, or -1 leaving the state untouched (never half-replaced). */
+typedef int (*group_restore_fn)(void *arg, const void *buf, size_t len);
+/* A snapshot of the state at 'index' was stored and the log compacted
+ * (GROUP_OK), or failed ('status' < 0). 'path' still holds the payload
+ * file during the call: the callee may rename it away (it is removed
+ * after the call otherwise). */
+typedef void (*group_snapshot_done_fn)(void *arg, int status, uint64_t index, const char *path);
 
 struct group_member {
     uint64_t id;         /* > 0 */
@@ -76,6 +113,19 @@ struct group_config {
     /* GROUP_TRANSPORT_SHARED_PORT only: "ip:port" the listener binds to
      * instead of 'address' (e.g. "0.0.0.0:16379"); NULL: 'address'. */
     const char *bind_address;
+    /* Snapshots (see above; callbacks get 'apply_arg'). NULL 'snapshot':
+     * none, the log grows forever. 'snapshot_dir' (outside 'dir') holds the
+     * payload files while they are written. 'snapshot_threshold': applied
+     * entries since the last snapshot that trigger the next one;
+     * 'snapshot_trailing': entries kept in the log behind a snapshot, so a
+     * member lagging by fewer catches up from the log. 0: library defaults
+     * (1024, 128). */
+    group_snapshot_fn snapshot;
+    group_restore_fn restore;
+    group_snapshot_done_fn snapshot_done;
+    const char *snapshot_dir;
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
 };
 
 /* Creates a member. Returns GROUP_OK and '*out' (free with group_close), or
@@ -89,6 +139,13 @@ int group_start(struct group *g);
 /* Proposes an entry. On GROUP_OK takes ownership of 'buf' (malloc'd) and
  * will call 'done' exactly once; on error 'buf' stays the caller's. */
 int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, void *arg);
+/* On the leader: appends a barrier entry and calls 'done' exactly once:
+ * with GROUP_OK when it has been applied here, which proves that every
+ * entry committed before the call has been applied and that this member was
+ * still the leader after the call (a read served then is linearizable); or
+ * with an error (leadership lost, shutdown). 'result' is NULL. Returns
+ * GROUP_ENOTLEADER on a follower (then 'done' never runs). */
+int group_barrier(struct group *g, group_done_fn done, void *arg);
 
 /* How a proposal is stored as a log entry: [u64 little-endian payload
  * length][payload][zero padding to a multiple of 8] (see group.c). For
@@ -98,13 +155,6 @@ int group_propose(struct group *g, void *buf, size_t len, group_done_fn done, vo
  * group_frame_size(payload length) bytes. */
 bool group_frame_payload(const void *buf, size_t len, const void **payload, size_t *payload_len);
 size_t group_frame_size(size_t payload_len);
-/* On the leader: appends a barrier entry and calls 'done' exactly once:
- * with GROUP_OK when it has been applied here, which proves that every
- * entry committed before the call has been applied and that this member was
- * still the leader after the call (a read served then is linearizable); or
- * with an error (leadership lost, shutdown). 'result' is NULL. Returns
- * GROUP_ENOTLEADER on a follower (then 'done' never runs). */
-int group_barrier(struct group *g, group_done_fn done, void *arg);
 
 /* Completion of a membership change ('status' GROUP_OK or an error). */
 typedef void (*group_change_fn)(void *arg, int status);
@@ -146,6 +196,17 @@ uint64_t group_leader(const struct group *g, const char **address);
 uint64_t group_applied_index(const struct group *g);
 uint64_t group_last_index(const struct group *g);
 uint64_t group_term(const struct group *g);
+
+/* Takes a snapshot (and compacts the log) as soon as possible: right away
+ * on the leader (it commits a barrier), at the next applied entry on a
+ * follower. Returns GROUP_OK (snapshot_done will report it), GROUP_CURRENT
+ * (nothing applied since the last snapshot: it is current, no callback),
+ * GROUP_EBUSY (one is being taken), or GROUP_ENOSNAPSHOTS. */
+int group_snapshot_now(struct group *g);
+/* Changes the snapshot threshold and trailing (0: keep the current one). */
+void group_set_snapshot_limits(struct group *g, unsigned threshold, unsigned trailing);
+/* Index of the last snapshot stored (0: none). */
+uint64_t group_snapshot_index(const struct group *g);
 
 /* Stops the member; 'closed' (may be NULL) runs once its memory is freed.
  * Pending proposals complete with GROUP_ESHUTDOWN first. */
