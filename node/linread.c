@@ -21,6 +21,10 @@ struct parked_read {
     int argc;
     char **argv;
     size_t *argvlen;
+    /* Bytes of the client's query buffer (from offset 0) received when the
+     * barrier was issued: the commands starting there were sent before it,
+     * so the same barrier covers them too. */
+    size_t covered;
 };
 
 /* The reads one barrier answers, in arrival order. */
@@ -34,6 +38,10 @@ static struct read_batch *filling;   /* parked during this loop iteration */
 static struct read_batch *inflight;  /* barrier issued, not yet applied */
 static struct read_batch *finishing; /* being re-run right now */
 static const struct client *rerunning;
+/* While a confirmed read's client goes on with its pipeline: reads that
+ * start below 'pass_covered' in its query buffer need no new barrier. */
+static const struct client *pass_client;
+static size_t pass_covered;
 static uv_prepare_t flush_handle;
 static bool has_flush_handle;
 
@@ -42,6 +50,8 @@ static const char TRYAGAIN_ERROR[] =
 
 bool linread_postpones(const struct client *c, const struct command *cmd) {
     if (!cfg.linearizable_reads || c == rerunning || (cmd->flags & CMD_WRITE))
+        return false;
+    if (c == pass_client && c->qstart < pass_covered)
         return false;
     struct group *g = shard_group();
     if (g == NULL || !group_is_leader(g))
@@ -70,8 +80,9 @@ static void free_batch(struct read_batch *b) {
 }
 
 /* Runs each read of 'b' through dispatch again ('confirmed'), or answers it
- * with TRYAGAIN; then each client goes on with its pipeline. A client that
- * closes meanwhile (even one later in the batch) is skipped. */
+ * with TRYAGAIN; then each client goes on with its pipeline, its reads sent
+ * before the barrier riding on it. A client that closes meanwhile (even one
+ * later in the batch) is skipped. */
 static void finish(struct read_batch *b, bool confirmed) {
     finishing = b;
     for (size_t i = 0; i < b->count; i++) {
@@ -87,7 +98,14 @@ static void finish(struct read_batch *b, bool confirmed) {
             resp_add_error(c->reply_mode == REPLY_ON ? &c->out : &c->sink, TRYAGAIN_ERROR);
         }
         client_schedule_write(c);
+        /* The parked read left the buffer compacted to offset 0; if
+         * something moved it since, no read rides on this barrier. */
+        if (confirmed && c->qstart == 0) {
+            pass_client = c;
+            pass_covered = b->reads[i].covered;
+        }
         client_process_input(c);
+        pass_client = NULL;
     }
     finishing = NULL;
     free_batch(b);
@@ -112,6 +130,10 @@ static void on_prepare(uv_prepare_t *handle) {
     if (b == NULL)
         return;
     filling = NULL;
+    for (size_t i = 0; i < b->count; i++) {
+        const struct client *c = b->reads[i].client;
+        b->reads[i].covered = c != NULL && c->qstart == 0 ? c->qlen : 0;
+    }
     struct group *g = shard_group();
     if (g == NULL || group_barrier(g, on_barrier_applied, b) != GROUP_OK) {
         finish(b, false);

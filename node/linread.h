@@ -9,7 +9,8 @@
  * Raft barrier is issued for every read parked during it, and once the
  * barrier has applied here the reads run through dispatch again, in arrival
  * order. A read therefore sees every write acknowledged before it arrived,
- * on any connection.
+ * on any connection. Reads pipelined behind a parked read that had already
+ * arrived when its barrier was issued run right after it, on that barrier.
  *
  * If leadership is lost before the barrier applies, the parked reads get
  * "-TRYAGAIN" (cluster clients retry it) rather than a possibly stale

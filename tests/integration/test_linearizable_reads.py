@@ -58,6 +58,16 @@ def test_each_read_batch_is_one_barrier():
         assert r.get("k") == b"v"
         assert applied_index(s) == after_one
         r.config_set("linearizable-reads", "yes")
+        # A pipeline of reads rides on the barrier of its first read (what
+        # arrived before the barrier was issued), not one barrier per read.
+        start_index = applied_index(s)
+        pipe = r.pipeline(transaction=False)
+        for _ in range(2000):
+            pipe.get("k")
+        assert pipe.execute() == [b"v"] * 2000
+        pipelined = applied_index(s) - start_index
+        print(f"\na pipeline of 2000 GETs used {pipelined} barriers")
+        assert 1 <= pipelined <= 20
         # Many clients reading at once share barriers.
         results = []
 
