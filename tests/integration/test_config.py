@@ -46,7 +46,7 @@ def test_get_defaults_match(same, name):
 
 
 # Directives keyraft has and Redis 7.0 does not.
-KEYRAFT_ONLY_DIRECTIVES = {"linearizable-reads"}
+KEYRAFT_ONLY_DIRECTIVES = {"linearizable-reads", "raft-snapshot-threshold", "raft-snapshot-trailing"}
 
 
 def test_get_every_redis_directive_exists(server, reference):
