@@ -115,6 +115,8 @@ int command_table_init(void) {
         cmd->flags = parse_flags(cmd->flag_names);
         if (is_unreported_may_replicate(cmd->fullname))
             cmd->flags |= CMD_MAY_REPLICATE;
+        if (strcmp(cmd->fullname, "migrate") == 0)
+            cmd->flags |= CMD_PROPOSES_EFFECTS;
         if (strchr(cmd->fullname, '|') == NULL) {
             /* Subcommand rows attach to the top-level row before them. A row
              * may have both a handler and subcommands: bare COMMAND runs one. */
@@ -124,7 +126,12 @@ int command_table_init(void) {
                 return -1;
             continue;
         }
-        /* A subcommand row follows its container row (commands.def order). */
+        /* A subcommand row follows its container row, directly or (a group
+         * file adding to another's container) further down. */
+        size_t parent_len = (size_t)(strchr(cmd->fullname, '|') - cmd->fullname);
+        if (container == NULL || strlen(container->name) != parent_len ||
+            strncmp(container->name, cmd->fullname, parent_len) != 0)
+            container = dict_find(&top_level, cmd->fullname, parent_len);
         if (container == NULL)
             return -1;
         struct command **subs = realloc(container->subcommands,

@@ -34,6 +34,10 @@ enum cmd_flag {
     CMD_NO_MULTI = 1 << 16,
     CMD_MOVABLE_KEYS = 1 << 17,
     CMD_ALLOW_BUSY = 1 << 18,
+    /* keyraft's own, never reported: a write that runs at once on the node
+     * that received it instead of as a log entry, and proposes its effects
+     * itself (MIGRATE: it talks to another node, then proposes the deletes). */
+    CMD_PROPOSES_EFFECTS = 1 << 19,
 };
 
 struct command_stats {

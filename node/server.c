@@ -8,6 +8,7 @@
 #include "node/expire.h"
 #include "node/info.h"
 #include "node/log.h"
+#include "node/migrate_conn.h"
 #include "node/persist.h"
 #include "node/propose.h"
 #include "node/script.h"
@@ -270,6 +271,7 @@ void server_close(void) {
     while (server.clients != NULL)
         client_close(server.clients);
     shard_close();
+    migrate_conn_close_all();
     uv_walk(server.loop, close_any, NULL);
     uv_run(server.loop, UV_RUN_DEFAULT);
     uv_loop_close(server.loop);
