@@ -156,20 +156,6 @@ void cluster_slot_unassign(struct cluster_state *cs, unsigned slot) {
     cluster_slot_assign(cs, slot, NULL);
 }
 
-size_t cluster_expire_handshakes(struct cluster_state *cs, int64_t now_ms, int64_t timeout_ms) {
-    size_t removed = 0;
-    for (size_t i = 0; i < cs->node_count;) {
-        struct cluster_node *n = cs->nodes[i];
-        if ((n->flags & CNODE_HANDSHAKE) && now_ms - n->ctime_ms > timeout_ms) {
-            cluster_node_delete(cs, n);
-            removed++;
-        } else {
-            i++;
-        }
-    }
-    return removed;
-}
-
 /* ---- Epochs ---- */
 
 uint64_t cluster_max_epoch(const struct cluster_state *cs) {

@@ -118,10 +118,6 @@ void cluster_slot_assign(struct cluster_state *cs, unsigned slot, struct cluster
 /* Unassigns 'slot' (no-op if it has no owner). */
 void cluster_slot_unassign(struct cluster_state *cs, unsigned slot);
 
-/* Removes nodes still in handshake 'timeout_ms' after they were added
- * (Redis's clusterCron: max(node timeout, 1 s)). Returns how many. */
-size_t cluster_expire_handshakes(struct cluster_state *cs, int64_t now_ms, int64_t timeout_ms);
-
 /* ---- Epochs (Redis 7.0) ---- */
 
 /* The greatest of currentEpoch and every node's configEpoch. */

@@ -6,6 +6,7 @@
 
 #include "cluster/nodes.h"
 #include "cluster/nodesconf.h"
+#include "node/cluster_bus.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/server.h"
@@ -87,10 +88,15 @@ int cluster_mode_start(void) {
         cluster_mode_close();
         return -1;
     }
+    if (cluster_bus_start(view) != 0) {
+        cluster_mode_close();
+        return -1;
+    }
     return 0;
 }
 
 void cluster_mode_close(void) {
+    cluster_bus_stop();
     cluster_state_free(view);
     view = NULL;
 }
@@ -99,11 +105,6 @@ struct cluster_state *cluster_mode_state(void) {
     if (view == NULL)
         return NULL;
     update_myself_address();
-    /* No gossip bus yet: a MEET never completes, so its handshake node
-     * times out as in Redis when the peer does not answer. */
-    int64_t handshake_timeout = cfg.cluster_node_timeout > 1000 ? cfg.cluster_node_timeout : 1000;
-    if (cluster_expire_handshakes(view, server_now_ms(), handshake_timeout) > 0)
-        cluster_mode_changed();
     update_state(server_now_ms());
     return view;
 }
@@ -118,6 +119,14 @@ void cluster_mode_changed(void) {
     if (cluster_mode_save(err, sizeof(err)) != 0)
         log_warning("Could not save the cluster config file \"%s\": %s", cfg.cluster_config_file,
                     err);
+}
+
+void cluster_mode_state_changed(void) {
+    if (view == NULL)
+        return;
+    int64_t now = server_now_ms();
+    cluster_state_changed(view, now);
+    update_state(now);
 }
 
 int cluster_mode_save(char *err, size_t errlen) {

@@ -3,8 +3,8 @@
  * fresh random id, saved again after every change, and kept in step with
  * the announce settings (cluster-announce-ip/-port/-bus-port, cluster-port).
  *
- * The gossip bus is not here yet: the view changes only through CLUSTER
- * commands and nodes.conf. */
+ * The view changes through CLUSTER commands, nodes.conf and the gossip bus
+ * (node/cluster_bus.c, started and stopped with cluster mode). */
 #ifndef KR_NODE_CLUSTER_MODE_H
 #define KR_NODE_CLUSTER_MODE_H
 
@@ -25,6 +25,9 @@ struct cluster_state *cluster_mode_state(void);
 /* The view changed (slots, nodes, epochs): recompute the state and save
  * nodes.conf (a failure is logged; the next change retries). */
 void cluster_mode_changed(void);
+/* Only the cluster state may have changed (a node flagged PFAIL or back):
+ * recompute it without saving nodes.conf. */
+void cluster_mode_state_changed(void);
 /* Saves nodes.conf now (CLUSTER SAVECONFIG). Returns 0, or -1 with errno's
  * text in 'err'. */
 int cluster_mode_save(char *err, size_t errlen);

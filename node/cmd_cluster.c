@@ -4,11 +4,12 @@
  * cluster/. Redirection and ASKING/READONLY/READWRITE are in
  * cluster_redirect.c.
  *
- * Without the gossip bus, MEET records a handshake node that never
- * completes, and FAILOVER checks its preconditions but cannot move
+ * MEET's handshake, gossip and failure detection are the bus's
+ * (cluster_bus.c). FAILOVER checks its preconditions but cannot move
  * leadership yet (issue 6). */
 #include "cluster/nodes.h"
 #include "node/client.h"
+#include "node/cluster_bus.h"
 #include "node/cluster_mode.h"
 #include "node/cmd_handlers.h"
 #include "node/command.h"
@@ -140,7 +141,7 @@ void cmd_cluster_info(struct exec_ctx *ctx) {
         else
             ok++;
     }
-    char text[1024];
+    char text[2048];
     int len = snprintf(text, sizeof(text),
                        "cluster_state:%s\r\n"
                        "cluster_slots_assigned:%u\r\n"
@@ -150,14 +151,15 @@ void cmd_cluster_info(struct exec_ctx *ctx) {
                        "cluster_known_nodes:%zu\r\n"
                        "cluster_size:%d\r\n"
                        "cluster_current_epoch:%llu\r\n"
-                       "cluster_my_epoch:%llu\r\n"
-                       "cluster_stats_messages_sent:0\r\n"
-                       "cluster_stats_messages_received:0\r\n"
-                       "total_cluster_links_buffer_limit_exceeded:0\r\n",
+                       "cluster_my_epoch:%llu\r\n",
                        cs->state_ok ? "ok" : "fail", assigned, ok, pfail, fail, cs->node_count,
                        cs->size, (unsigned long long)cs->current_epoch,
                        (unsigned long long)cluster_node_epoch(cs->myself));
-    resp_add_verbatim(ctx->out, text, (size_t)len, "txt");
+    size_t used = (size_t)len < sizeof(text) ? (size_t)len : sizeof(text) - 1;
+    used += cluster_bus_info(text + used, sizeof(text) - used);
+    used += (size_t)snprintf(text + used, sizeof(text) - used,
+                             "total_cluster_links_buffer_limit_exceeded:0\r\n");
+    resp_add_verbatim(ctx->out, text, used < sizeof(text) ? used : sizeof(text) - 1, "txt");
 }
 
 void cmd_cluster_myid(struct exec_ctx *ctx) {
@@ -305,7 +307,7 @@ void cmd_cluster_shards(struct exec_ctx *ctx) {
 
 void cmd_cluster_links(struct exec_ctx *ctx) {
     if (view_or_reply(ctx) != NULL)
-        resp_add_array(ctx->out, 0); /* no bus links yet */
+        cluster_bus_links_reply(ctx->out);
 }
 
 void cmd_cluster_keyslot(struct exec_ctx *ctx) {
@@ -355,12 +357,12 @@ void cmd_cluster_count_failure_reports(struct exec_ctx *ctx) {
     struct cluster_state *cs = view_or_reply(ctx);
     if (cs == NULL)
         return;
-    const struct cluster_node *n = node_arg(cs, ctx, 2);
+    struct cluster_node *n = node_arg(cs, ctx, 2);
     if (n == NULL) {
         reply_unknown_node(ctx, 2);
         return;
     }
-    resp_add_int(ctx->out, n->failure_reports);
+    resp_add_int(ctx->out, cluster_bus_failure_reports(n));
 }
 
 void cmd_cluster_replicas(struct exec_ctx *ctx) {
@@ -666,8 +668,9 @@ void cmd_cluster_set_config_epoch(struct exec_ctx *ctx) {
 /* ---- Membership ---- */
 
 /* CLUSTER MEET <ip> <port> [<bus-port>]: Redis 7.0's clusterStartHandshake
- * checks. The node is recorded in handshake state; completing the
- * handshake needs the gossip bus (issue 6). */
+ * checks. The node is recorded in handshake state with the MEET flag; the
+ * bus connects to it, sends the MEET and completes the handshake when the
+ * PONG names the node (cluster_bus.c). */
 void cmd_cluster_meet(struct exec_ctx *ctx) {
     struct cluster_state *cs = view_or_reply(ctx);
     if (cs == NULL)
@@ -746,7 +749,7 @@ void cmd_cluster_forget(struct exec_ctx *ctx) {
     } else if ((cs->myself->flags & CNODE_SLAVE) && cs->myself->master == n) {
         resp_add_error(ctx->out, "ERR Can't forget my master!");
     } else {
-        cluster_node_delete(cs, n);
+        cluster_bus_forget(n);
         cluster_mode_changed();
         exec_reply_ok(ctx);
     }

@@ -3,7 +3,9 @@
  * with Redis 7.0's replies. Subscription state and delivery are pubsub.c's;
  * these handlers parse arguments and reply. */
 #include "node/client.h"
+#include "node/cluster_bus.h"
 #include "node/cmd_handlers.h"
+#include "node/config.h"
 #include "node/exec.h"
 #include "node/pubsub.h"
 
@@ -71,12 +73,18 @@ void cmd_sunsubscribe(struct exec_ctx *ctx) {
 void cmd_publish(struct exec_ctx *ctx) {
     long long receivers =
         pubsub_publish(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2]);
+    /* Redis 7.0: in cluster mode every other node delivers it too. */
+    if (cfg.cluster_enabled)
+        cluster_bus_publish(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2], false);
     resp_add_int(ctx->out, receivers);
 }
 
 void cmd_spublish(struct exec_ctx *ctx) {
     long long receivers =
         pubsub_publish_shard(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2]);
+    /* Redis 7.0: the other nodes of this shard deliver it too. */
+    if (cfg.cluster_enabled)
+        cluster_bus_publish(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2], true);
     resp_add_int(ctx->out, receivers);
 }
 

@@ -4,8 +4,8 @@ redirection, side by side with a cluster-enabled redis-server 7.0 where the
 replies are deterministic (node ids and ports masked), plus redis-cli -c and
 redis-py's RedisCluster against a one-node keyraft cluster.
 
-MOVED/ASK/TRYAGAIN need a second node; with no gossip bus yet, that node
-comes from a nodes.conf written before start."""
+MOVED/ASK/TRYAGAIN need a second node: it comes from a nodes.conf written
+before start and never runs (test_cluster_gossip.py has real clusters)."""
 import os
 import re
 import shutil
@@ -370,8 +370,11 @@ def test_corrupt_nodes_conf_is_a_startup_error(kr):
 
 @pytest.fixture
 def two_nodes():
-    """keyraft owning slots 0-8191, a peer (not running) owning the rest."""
-    s = Server(KEYRAFT, args=CLUSTER_ARGS)
+    """keyraft owning slots 0-8191, a peer (not running) owning the rest. The
+    bus would flag the silent peer as failing after the node timeout (and the
+    cluster down, with one of two masters unreachable): a long timeout keeps
+    it out of the way."""
+    s = Server(KEYRAFT, args=["--cluster-enabled", "yes", "--cluster-node-timeout", "60000"])
     myid = "a" * 40
     with open(os.path.join(s.dir, "nodes.conf"), "w") as f:
         f.write(f"{myid} 127.0.0.1:{s.port}@{s.port + 10000} myself,master - 0 0 1 connected 0-8191\n"

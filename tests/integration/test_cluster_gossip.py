@@ -1,0 +1,274 @@
+"""The cluster bus between real keyraft nodes (node/cluster_bus.c,
+cluster/gossip.c, cluster/busmsg.c): redis-cli --cluster create/check, slot
+agreement, MEET spreading through gossip, failure detection after kill -9
+(fail? then fail, cluster_state:fail) and recovery after a restart, the
+FORGET ban, PUBLISH across nodes, and garbage on the bus port.
+
+A short cluster-node-timeout keeps failure detection within seconds."""
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+import redis
+
+from harness import KEYRAFT, Server, wait_until
+
+NODE_TIMEOUT_MS = 1000
+CLUSTER_ARGS = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+def start_nodes(n):
+    nodes = []
+    try:
+        for _ in range(n):
+            nodes.append(Server(KEYRAFT, args=CLUSTER_ARGS).start())
+    except Exception:
+        for s in nodes:
+            s.cleanup()
+        raise
+    return nodes
+
+
+def stop_nodes(nodes):
+    errors = []
+    for s in nodes:
+        try:
+            s.cleanup()
+        except AssertionError as e:  # a sanitizer report
+            errors.append(str(e))
+    assert not errors, "\n".join(errors)
+
+
+def cli(*args, timeout=60):
+    return subprocess.run([REDIS_CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def nodes_lines(server):
+    text = server.client().execute_command("CLUSTER", "NODES")
+    if isinstance(text, bytes):
+        text = text.decode()
+    return [line.split(" ") for line in text.splitlines() if line]
+
+
+def info(server):
+    text = server.client().execute_command("CLUSTER", "INFO")
+    if isinstance(text, bytes):
+        text = text.decode()
+    return dict(line.split(":", 1) for line in text.split("\r\n") if line)
+
+
+def slot_signature(server):
+    """redis-cli's clusterManagerGetConfigSignature: every node line with
+    slots, as id:sorted slot tokens."""
+    entries = []
+    for fields in nodes_lines(server):
+        slots = sorted(t for t in fields[8:] if not t.startswith("["))
+        if slots:
+            entries.append(fields[0] + ":" + ",".join(slots))
+    return "|".join(sorted(entries))
+
+
+def flags_of(server, node_id):
+    for fields in nodes_lines(server):
+        if fields[0] == node_id:
+            return set(fields[2].split(","))
+    return None
+
+
+def myid(server):
+    return server.client().execute_command("CLUSTER", "MYID").decode()
+
+
+def create(nodes, replicas=0):
+    addrs = [f"127.0.0.1:{s.port}" for s in nodes]
+    started = time.monotonic()
+    res = cli("--cluster", "create", *addrs, "--cluster-replicas", str(replicas),
+              "--cluster-yes", timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert time.monotonic() - started < 30
+    return res
+
+
+def check_clean(server):
+    res = cli("--cluster", "check", f"127.0.0.1:{server.port}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    assert "[WARNING]" not in out and "[ERR]" not in out, out
+    assert "[OK] All 16384 slots covered." in out, out
+    return out
+
+
+@pytest.fixture(scope="module")
+def cluster6():
+    nodes = start_nodes(6)
+    try:
+        create(nodes)
+        for s in nodes:
+            wait_until(lambda s=s: info(s)["cluster_state"] == "ok", timeout=15,
+                       what=f"cluster_state:ok on {s.port}")
+        yield nodes
+    finally:
+        stop_nodes(nodes)
+
+
+def test_create_then_check_is_clean_and_all_agree(cluster6):
+    check_clean(cluster6[0])
+    signatures = {slot_signature(s) for s in cluster6}
+    assert len(signatures) == 1
+    for s in cluster6:
+        lines = nodes_lines(s)
+        assert len(lines) == 6
+        for fields in lines:
+            assert "handshake" not in fields[2] and fields[7] == "connected", fields
+            assert fields[1].startswith("127.0.0.1:"), fields
+        i = info(s)
+        assert i["cluster_known_nodes"] == "6" and i["cluster_size"] == "6"
+        assert int(i["cluster_stats_messages_ping_sent"]) > 0
+        assert int(i["cluster_stats_messages_pong_received"]) > 0
+    # CLUSTER LINKS: an outbound link to every other node.
+    links = cluster6[0].client().execute_command("CLUSTER", "LINKS")
+    to = set()
+    for link in links:
+        fields = dict(zip(link[::2], link[1::2])) if isinstance(link, list) else link
+        fields = {k.decode() if isinstance(k, bytes) else k: v for k, v in fields.items()}
+        if fields["direction"] == b"to":
+            to.add(fields["node"].decode())
+    assert to == {myid(s) for s in cluster6[1:]}
+
+
+def test_publish_reaches_subscribers_on_other_nodes(cluster6):
+    sub = cluster6[1].client().pubsub()
+    psub = cluster6[4].client().pubsub()
+    sub.subscribe("news")
+    psub.psubscribe("ne*")
+    for p in (sub, psub):
+        wait_until(lambda p=p: p.get_message(timeout=0.1) is not None, timeout=5)
+    assert cluster6[3].client().publish("news", "hello") == 0  # no local subscriber
+    got = {}
+
+    def received():
+        for name, p in (("sub", sub), ("psub", psub)):
+            m = p.get_message(timeout=0.05)
+            if m is not None and m["type"] in ("message", "pmessage"):
+                got[name] = m
+        return len(got) == 2
+
+    wait_until(received, timeout=5, what="the message on both nodes")
+    assert got["sub"]["data"] == b"hello" and got["sub"]["channel"] == b"news"
+    assert got["psub"]["data"] == b"hello"
+    sub.close()
+    psub.close()
+
+
+def bus_connection(server):
+    s = socket.create_connection(("127.0.0.1", server.port + 10000), timeout=5)
+    return s
+
+
+def closed_by_peer(sock, timeout=5):
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+@pytest.mark.parametrize("payload", [
+    b"KRBUS001" + struct.pack(">I", 5) + b"\xff\x00garbage",      # body that does not decode
+    b"KRBUS001" + struct.pack(">I", 0xFFFFFFFF),                   # length over the limit
+    b"KRBUS001" + struct.pack(">I", 0),                            # empty body
+    b"HELLO!!!garbage",                                            # unknown preamble
+])
+def test_garbage_on_the_bus_port_closes_only_that_connection(cluster6, payload):
+    s = bus_connection(cluster6[2])
+    s.sendall(payload)
+    assert closed_by_peer(s)
+    s.close()
+    assert cluster6[2].client().ping()
+    assert info(cluster6[2])["cluster_state"] == "ok"
+    assert all(fields[7] == "connected" for fields in nodes_lines(cluster6[0]))
+
+
+def test_kill_master_is_detected_then_recovers(cluster6):
+    victim = cluster6[2]
+    victim_id = myid(victim)
+    others = [s for s in cluster6 if s is not victim]
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait(10)
+    seen_pfail = set()
+
+    def all_fail():
+        done = True
+        for s in others:
+            flags = flags_of(s, victim_id)
+            if "fail?" in flags:
+                seen_pfail.add(s.port)
+            if "fail" not in flags:
+                done = False
+        return done
+
+    wait_until(all_fail, timeout=15, interval=0.01, what="fail flag on every node")
+    assert seen_pfail, "no node showed fail? before fail"
+    for s in others:
+        wait_until(lambda s=s: info(s)["cluster_state"] == "fail", timeout=5)
+    with pytest.raises(redis.ResponseError, match="CLUSTERDOWN"):
+        others[0].client().get("somekey")
+    # Restart with the same directory (nodes.conf, Raft log) and port.
+    victim.log.close()
+    victim.start()
+    for s in cluster6:
+        wait_until(lambda s=s: info(s)["cluster_state"] == "ok", timeout=20,
+                   what=f"cluster_state:ok on {s.port} after the restart")
+    for s in others:
+        wait_until(lambda s=s: "fail" not in flags_of(s, victim_id)
+                   and "fail?" not in flags_of(s, victim_id), timeout=10)
+    check_clean(cluster6[0])
+
+
+def test_meet_by_one_node_spreads_to_all_and_forget_bans():
+    nodes = start_nodes(4)
+    try:
+        first = nodes[0].client()
+        for s in nodes[1:]:
+            assert first.execute_command("CLUSTER", "MEET", "127.0.0.1", s.port) == b"OK"
+        ids = {myid(s) for s in nodes}
+
+        def everyone_knows_everyone():
+            for s in nodes:
+                lines = nodes_lines(s)
+                if {f[0] for f in lines} != ids:
+                    return False
+                if any("handshake" in f[2] or f[1].startswith(":") for f in lines):
+                    return False
+            return True
+
+        wait_until(everyone_knows_everyone, timeout=15, what="full mesh after MEET")
+        # Every node learned its own address from its peers.
+        for s in nodes:
+            me = [f for f in nodes_lines(s) if "myself" in f[2]][0]
+            assert me[1] == f"127.0.0.1:{s.port}@{s.port + 10000}"
+        # FORGET: node 0 drops node 3 and does not learn it again through
+        # gossip from nodes 1 and 2 (which still know it) for a minute.
+        gone = myid(nodes[3])
+        assert first.execute_command("CLUSTER", "FORGET", gone) == b"OK"
+        with pytest.raises(redis.ResponseError, match="Unknown node"):
+            first.execute_command("CLUSTER", "FORGET", gone)
+        deadline = time.monotonic() + 3 * NODE_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:
+            assert gone not in {f[0] for f in nodes_lines(nodes[0])}
+            time.sleep(0.1)
+        assert info(nodes[0])["cluster_known_nodes"] == "3"
+        assert gone in {f[0] for f in nodes_lines(nodes[1])}
+    finally:
+        stop_nodes(nodes)
