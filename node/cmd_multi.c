@@ -66,6 +66,12 @@ void cmd_watch(struct exec_ctx *ctx) {
         }
     }
     exec_reply_ok(ctx);
+    /* Writes proposed from now on touch the keys when proposed
+     * (multi_touch_proposed); those already in flight touch them when they
+     * apply, so the client's next command (the read it bases its EXEC on)
+     * waits for them. */
+    if (shard_group() != NULL)
+        propose_wait_for_proposed(c);
 }
 
 void cmd_unwatch(struct exec_ctx *ctx) {

@@ -10,7 +10,10 @@
 
 #include "node/client.h"
 #include "node/command.h"
+#include "node/command_meta.h"
+#include "node/config.h"
 #include "node/db.h"
+#include "node/exec.h"
 #include "node/server.h"
 #include "storage/dict.h"
 #include "storage/keyspace.h"
@@ -52,6 +55,7 @@ static const char *watched_key_of(const void *elem, size_t *len) {
 
 static const struct dict_type watched_type = {.key_of = watched_key_of};
 static struct dict *watched_dbs; /* cfg.databases dicts, created on the first WATCH */
+static size_t watched_key_count; /* entries in all of them */
 
 static struct multi_state *state_of(struct client *c) {
     if (c->multi == NULL)
@@ -267,6 +271,7 @@ bool multi_watch_key(struct client *c, int db, const char *key, size_t len, int6
             free(wk);
             return false;
         }
+        watched_key_count++;
     }
     if (wk->count == wk->cap) {
         size_t cap = wk->cap ? wk->cap * 2 : 2;
@@ -275,6 +280,7 @@ bool multi_watch_key(struct client *c, int db, const char *key, size_t len, int6
             if (wk->count == 0) {
                 dict_remove(d, key, len);
                 free(wk);
+                watched_key_count--;
             }
             return false;
         }
@@ -299,6 +305,7 @@ static void drop_watcher(int db, struct watched_key *wk, const struct client *c)
         dict_remove(&watched_dbs[db], wk->key, wk->keylen);
         free(wk->clients);
         free(wk);
+        watched_key_count--;
     }
 }
 
@@ -347,6 +354,41 @@ void multi_touch_key(int db, const char *key, size_t len) {
             continue;
         }
         wk->clients[i]->multi->touched = true;
+    }
+}
+
+/* Every client watching a key of any database is touched. */
+static void touch_all_watchers(void) {
+    for (int db = 0; db < cfg.databases; db++) {
+        struct dict_iter it;
+        dict_iter_init(&it, &watched_dbs[db]);
+        struct watched_key *wk;
+        while ((wk = dict_iter_next(&it)) != NULL)
+            for (size_t i = 0; i < wk->count; i++)
+                wk->clients[i]->multi->touched = true;
+        dict_iter_close(&it);
+    }
+}
+
+#define PROPOSED_KEYS_MAX 256
+
+void multi_touch_proposed(const struct exec_ctx *ctx) {
+    if (watched_dbs == NULL || watched_key_count == 0)
+        return;
+    struct keyref keys[PROPOSED_KEYS_MAX];
+    int n = command_meta_has_keys(ctx->cmd)
+                ? command_meta_getkeys(ctx->cmd, ctx->argc, ctx->argv, ctx->argvlen, keys,
+                                       PROPOSED_KEYS_MAX)
+                : -1;
+    if (n < 0 || n == PROPOSED_KEYS_MAX) {
+        touch_all_watchers(); /* keyless, or more keys than we look at */
+        return;
+    }
+    for (int k = 0; k < n; k++) {
+        struct watched_key *wk =
+            dict_find(&watched_dbs[ctx->dbid], ctx->argv[keys[k].pos], ctx->argvlen[keys[k].pos]);
+        for (size_t i = 0; wk != NULL && i < wk->count; i++)
+            wk->clients[i]->multi->touched = true;
     }
 }
 

@@ -67,6 +67,13 @@ void multi_touch_key(int db, const char *key, size_t len);
  * 'now_ms' is the command's time (to tell expired keys). */
 void multi_touch_db(int emptied, int replaced_with, int64_t now_ms);
 
+/* With a Raft group: the write ctx->cmd was just proposed and will apply
+ * after every WATCH registered so far, so its keys count as touched for
+ * their watchers now (a keyless write, e.g. FLUSHALL, touches every
+ * watcher). Deciding at EXEC time from applied state alone would miss
+ * writes still in flight. Cheap when nobody watches. */
+void multi_touch_proposed(const struct exec_ctx *ctx);
+
 /* ---- Transaction state (for the handlers in node/cmd_multi.c) ---- */
 
 /* One queued command; its argument copies belong to the queue. */

@@ -9,6 +9,7 @@
 #include "node/command.h"
 #include "node/exec.h"
 #include "node/log.h"
+#include "node/multi.h"
 #include "node/script.h"
 #include "node/server.h"
 #include "node/shard.h"
@@ -23,6 +24,8 @@ struct batch {
     struct entry_writer *writer;
     struct client **clients; /* command i's waiting client, or NULL */
     size_t count, cap;
+    struct client **waiters; /* clients waiting for this batch without a command in it */
+    size_t nwaiters, waiters_cap;
     bool applied;
     struct batch *next; /* in proposal order */
 };
@@ -59,8 +62,11 @@ static void finish(struct batch *b, const char *error) {
     }
     for (size_t i = 0; i < b->count; i++)
         release(b->clients[i]);
+    for (size_t i = 0; i < b->nwaiters; i++)
+        release(b->waiters[i]);
     entry_writer_free(b->writer);
     free(b->clients);
+    free(b->waiters);
     free(b);
 }
 
@@ -160,10 +166,29 @@ void propose_write(struct exec_ctx *ctx) {
     if (log_command(ctx, b->writer) != 0)
         return; /* replied */
     b->clients[b->count++] = ctx->client;
+    multi_touch_proposed(ctx);
     if (ctx->client != NULL) {
         ctx->client->flags |= CLIENT_COMMIT_WAIT;
         ctx->client->pending_commits++;
     }
+}
+
+bool propose_wait_for_proposed(struct client *c) {
+    struct batch *last = filling != NULL ? filling : inflight_tail;
+    if (last == NULL)
+        return false;
+    if (last->nwaiters == last->waiters_cap) {
+        size_t cap = last->waiters_cap ? last->waiters_cap * 2 : 4;
+        struct client **waiters = realloc(last->waiters, cap * sizeof(*waiters));
+        if (waiters == NULL)
+            return false;
+        last->waiters = waiters;
+        last->waiters_cap = cap;
+    }
+    last->waiters[last->nwaiters++] = c;
+    c->flags |= CLIENT_COMMIT_WAIT;
+    c->pending_commits++;
+    return true;
 }
 
 static void on_committed(void *arg, int status, void *result) {
@@ -273,6 +298,9 @@ static void forget(struct batch *b, const struct client *c) {
     for (size_t i = 0; i < b->count; i++)
         if (b->clients[i] == c)
             b->clients[i] = NULL;
+    for (size_t i = 0; i < b->nwaiters; i++)
+        if (b->waiters[i] == c)
+            b->waiters[i] = NULL;
 }
 
 void propose_client_closed(struct client *c) {

@@ -11,6 +11,7 @@
 #ifndef KR_NODE_PROPOSE_H
 #define KR_NODE_PROPOSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct client;
@@ -19,6 +20,10 @@ struct exec_ctx;
 /* Proposes ctx's command as a write; its reply reaches ctx->out when it has
  * been applied (at once, or when its entry applies). */
 void propose_write(struct exec_ctx *ctx);
+/* Makes client 'c' run its next command only once every write proposed so
+ * far has applied (its writes may still join the log meanwhile). Returns
+ * false when nothing is pending (or out of memory): it need not wait. */
+bool propose_wait_for_proposed(struct client *c);
 /* Cuts the current batch into a log entry (the loop's prepare phase). */
 void propose_flush(void);
 /* Applies one committed entry (the group's apply callback). */

@@ -197,3 +197,37 @@ def test_pipelined_writes_keep_reply_order(reference):
         assert mixed_pipeline_replies(s.port) == mixed_pipeline_replies(reference.port)
     finally:
         s.cleanup()
+
+
+def test_watch_cas_increments_lose_no_update():
+    """Check-and-set with WATCH from many clients while the Raft log has
+    writes in flight: every EXEC that succeeded must count, as in Redis."""
+    s = start()
+    try:
+        clients, attempts = 8, 150
+        succeeded = [0] * clients
+
+        def worker(i):
+            c = s.client()
+            for _ in range(attempts):
+                with c.pipeline(transaction=True) as pipe:
+                    try:
+                        pipe.watch("counter")
+                        value = int(pipe.get("counter") or 0)
+                        pipe.multi()
+                        pipe.set("counter", value + 1)
+                        pipe.execute()
+                        succeeded[i] += 1
+                    except redis.WatchError:
+                        pass
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        total = sum(succeeded)
+        assert 0 < total, succeeded
+        assert int(s.client().get("counter")) == total
+    finally:
+        s.cleanup()
