@@ -8,7 +8,7 @@ import pytest
 from shard import Shard, Writers
 
 
-@pytest.mark.parametrize("appendfsync", ["always", "everysec"])
+@pytest.mark.parametrize("appendfsync", ["always", "everysec", "no"])
 def test_kill_all_members_during_writes(appendfsync):
     shard = Shard(appendfsync).start()
     try:
@@ -16,8 +16,10 @@ def test_kill_all_members_during_writes(appendfsync):
             assert n.client().config_get("appendfsync") == {"appendfsync": appendfsync}
         writers = Writers(shard.nodes[0]).start()
         writers.wait_for_more(1000)
+        for n in shard.nodes:  # all at once, while the writes are in flight
+            n.proc.send_signal(signal.SIGKILL)
         for n in shard.nodes:
-            n.stop(signal.SIGKILL)
+            n.proc.wait(10)
         writers.stop()
         acked = writers.total()
         for n in shard.nodes:
