@@ -301,6 +301,11 @@ static void on_done(void *arg, int status, bool timed_out) {
         return;
     }
     migrate_conn_close(conn);
+    if (status == MIGRATE_CONN_ESELF) {
+        /* What Redis answers once its timeout passes; nothing was sent. */
+        conclude(job, "IOERR error or timeout reading to target instance");
+        return;
+    }
     if (status == MIGRATE_CONN_ECONNECT) {
         /* Redis's migrateGetSocket text, returned without a retry. */
         conclude(job, "IOERR error or timeout connecting to the client");

@@ -268,7 +268,7 @@ static void restart_timer(struct migrate_conn *mc) {
 /* Hands out the complete lines received, up to the number expected. */
 static void deliver_lines(struct migrate_conn *mc) {
     size_t start = 0;
-    while (mc->lines_read < mc->nlines) {
+    while (mc->lines_read < mc->nlines && start < mc->in_len) {
         char *nl = memchr(mc->in + start, '\n', mc->in_len - start);
         if (nl == NULL)
             break;
@@ -285,8 +285,10 @@ static void deliver_lines(struct migrate_conn *mc) {
         }
         restart_timer(mc);
     }
-    memmove(mc->in, mc->in + start, mc->in_len - start);
-    mc->in_len -= start;
+    if (start > 0) {
+        memmove(mc->in, mc->in + start, mc->in_len - start);
+        mc->in_len -= start;
+    }
     if (mc->lines_read == mc->nlines)
         finish(mc, MIGRATE_CONN_OK, false);
     else if (mc->saw_eof || mc->in_len > MIGRATE_CONN_MAX_LINE)
@@ -381,6 +383,51 @@ static void write_next(struct migrate_conn *mc) {
     mc->write_inflight = true;
 }
 
+static int port_of(const struct sockaddr_storage *sa) {
+    if (sa->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+static bool is_unspecified(const struct sockaddr_storage *sa) {
+    if (sa->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)sa)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, &in6addr_any,
+                  sizeof(struct in6_addr)) == 0;
+}
+
+/* Whether the connection reached one of this server's listeners: same port,
+ * and the listener's address, or (a wildcard listener) our own address on
+ * the connection. */
+static bool reaches_self(struct migrate_conn *mc) {
+    struct sockaddr_storage peer, local, listener;
+    int len = sizeof(peer);
+    if (uv_tcp_getpeername(&mc->tcp, (struct sockaddr *)&peer, &len) != 0)
+        return false;
+    len = sizeof(local);
+    if (uv_tcp_getsockname(&mc->tcp, (struct sockaddr *)&local, &len) != 0)
+        return false;
+    for (int i = 0; i < server.listener_count; i++) {
+        len = sizeof(listener);
+        if (uv_tcp_getsockname(&server.listeners[i], (struct sockaddr *)&listener, &len) != 0 ||
+            port_of(&listener) != port_of(&peer))
+            continue;
+        if (same_ip(&listener, &peer) || (is_unspecified(&listener) && same_ip(&local, &peer)))
+            return true;
+    }
+    return false;
+}
+
 static void on_connected(uv_connect_t *req, int status) {
     struct migrate_conn *mc = req->data;
     if (mc->is_closing || mc->phase != PHASE_CONNECTING)
@@ -390,6 +437,10 @@ static void on_connected(uv_connect_t *req, int status) {
         return;
     }
     mc->is_connected = true;
+    if (reaches_self(mc)) {
+        finish(mc, MIGRATE_CONN_ESELF, false);
+        return;
+    }
     uv_tcp_nodelay(&mc->tcp, 1);
     if (uv_read_start((uv_stream_t *)&mc->tcp, on_alloc, on_read) != 0) {
         finish(mc, MIGRATE_CONN_EWRITE, false);

@@ -39,6 +39,10 @@ enum migrate_conn_status {
     MIGRATE_CONN_EREAD = -3,
     /* The server is shutting down (migrate_conn_close_all). */
     MIGRATE_CONN_ECLOSED = -4,
+    /* The connection reached this server's own client port. Redis, blocked
+     * in MIGRATE, cannot answer itself and times out; keyraft would answer
+     * and then delete what it "moved" to itself, so it stops here. */
+    MIGRATE_CONN_ESELF = -5,
 };
 
 struct migrate_conn; /* opaque */
