@@ -47,6 +47,7 @@ sanitize:
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 	KEYRAFT_SERVER=$(abspath build-asan)/keyraft-server $(PYTEST) -q tests/integration
+	KEYRAFT_SERVER=$(abspath build-asan)/keyraft-server $(PYTEST) -q tests/faults
 
 # `make bench BENCH_ARGS="--quick strings"`; tools/bench.sh --help lists the sections.
 bench: build
