@@ -5,12 +5,13 @@
  * cluster_redirect.c.
  *
  * MEET's handshake, gossip and failure detection are the bus's
- * (cluster_bus.c). FAILOVER checks its preconditions but cannot move
- * leadership yet (issue 6). */
+ * (cluster_bus.c). REPLICATE and FAILOVER act on the shard's Raft group
+ * (cluster_shard.c). */
 #include "cluster/nodes.h"
 #include "node/client.h"
 #include "node/cluster_bus.h"
 #include "node/cluster_mode.h"
+#include "node/cluster_shard.h"
 #include "node/cmd_handlers.h"
 #include "node/command.h"
 #include "node/config.h"
@@ -755,9 +756,8 @@ void cmd_cluster_forget(struct exec_ctx *ctx) {
     }
 }
 
-/* CLUSTER REPLICATE <id>: Redis 7.0's checks, then myself is recorded as
- * the node's replica. Joining the master's Raft group is the shard
- * layer's part (issue 6). */
+/* CLUSTER REPLICATE <id>: Redis 7.0's checks, then myself is the node's
+ * replica in the view at once and joins its Raft group (cluster_shard.c). */
 void cmd_cluster_replicate(struct exec_ctx *ctx) {
     struct cluster_state *cs = view_or_reply(ctx);
     if (cs == NULL)
@@ -774,8 +774,7 @@ void cmd_cluster_replicate(struct exec_ctx *ctx) {
         resp_add_error(ctx->out,
                        "ERR To set a master the node must be empty and without assigned slots.");
     } else {
-        cluster_node_set_master(cs, me, n);
-        cluster_mode_changed();
+        cluster_shard_replicate(n);
         exec_reply_ok(ctx);
     }
 }
@@ -802,11 +801,14 @@ void cmd_cluster_failover(struct exec_ctx *ctx) {
         resp_add_error(ctx->out, "ERR You should send CLUSTER FAILOVER to a replica");
     } else if (me->master == NULL) {
         resp_add_error(ctx->out, "ERR I'm a replica but my master is unknown to me");
-    } else if (!force && ((me->master->flags & CNODE_FAIL) || !me->master->link_connected)) {
+    } else if (!force && ((me->master->flags & CNODE_FAIL) ||
+                          (!me->master->link_connected && !cluster_shard_led_by(me->master)))) {
+        /* The replication link of a shard is its Raft group: a master that
+         * leads it is reachable, whatever the bus link says. */
         resp_add_error(ctx->out, "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE");
     } else {
-        log_warning("Manual failover requested, but leadership transfer within the shard is "
-                    "not implemented yet (issue 6)");
+        /* A Raft leadership transfer to this member (cluster_shard.c). */
+        cluster_shard_failover();
         exec_reply_ok(ctx);
     }
 }
@@ -846,6 +848,7 @@ void cmd_cluster_reset(struct exec_ctx *ctx) {
     /* The node leaves its shard: a new Raft group of one, under the member
      * id of its (possibly new) node id. A master has no keys by now; a
      * replica's data goes, as in Redis. */
+    cluster_shard_reset();
     if (shard_start_alone() != 0) {
         resp_add_error(ctx->out, "ERR can't reset the node's Raft log (see the server log)");
         return;

@@ -2,6 +2,7 @@
  * (`keyraft-server [/path/to/keyraft.conf] [--directive value ...] [-]`),
  * daemonizing, the pid file, and the start and exit log lines. */
 #include "node/cluster_mode.h"
+#include "node/cluster_shard.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/persist.h"
@@ -130,7 +131,7 @@ int main(int argc, char **argv) {
     log_warning("Configuration loaded");
     config_log_ignored();
     if (server_init() != 0 || cluster_mode_start() != 0 || shard_init() != 0 ||
-        server_listen() != 0 || persist_start_loading() != 0)
+        cluster_shard_start() != 0 || server_listen() != 0 || persist_start_loading() != 0)
         goto err_after_config;
     if (cfg.pidfile[0] != '\0')
         write_pidfile();

@@ -1,15 +1,17 @@
-/* Standalone replication on Raft: REPLICAOF/SLAVEOF, ROLE, WAIT, the
- * internal KEYRAFT JOIN, and the INFO replication section.
+/* Replication on Raft: REPLICAOF/SLAVEOF, ROLE, WAIT, the internal
+ * KEYRAFT JOIN and KEYRAFT TRANSFER, and the INFO replication section.
  *
  * A replica is a member of its master's Raft group. REPLICAOF host port
  * replies +OK, then asks the master (KEYRAFT JOIN <member-id> <raft-addr>
  * on its client port) to add this node; once added, this node drops its
  * data and log and starts as an empty member, to which the leader sends the
  * log. The master is the group's leader; if it dies, the remaining members
- * elect a new one. Replication offsets are Raft indexes. */
+ * elect a new one. Replication offsets are Raft indexes. In cluster mode
+ * CLUSTER REPLICATE joins the same way (node/cluster_shard.c). */
 #include "node/replication.h"
 
 #include "node/client.h"
+#include "node/cluster_shard.h"
 #include "node/cmd_handlers.h"
 #include "node/config.h"
 #include "node/exec.h"
@@ -92,6 +94,7 @@ static void on_join_reply(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     log_notice("MASTER <-> REPLICA sync: joined the Raft group of %s:%lld", join.host, join.port);
     if (shard_become_joined_member() == 0)
         join.joined = true;
+    cluster_shard_sync();
 }
 
 static void on_join_sent(uv_write_t *req, int status) {
@@ -151,6 +154,28 @@ static void schedule_retry(void) {
         uv_timer_start(&join.retry, on_retry, JOIN_RETRY_MS, 0);
 }
 
+void replication_join(const char *host, long long port) {
+    snprintf(join.host, sizeof(join.host), "%s", host);
+    join.port = port;
+    join.wanted = true;
+    join.joined = false;
+    if (join.retry_ready)
+        uv_timer_stop(&join.retry);
+    shard_new_member_id(); /* the identity this node will have in that group */
+    start_attempt();
+}
+
+void replication_cancel_join(void) {
+    join.wanted = false;
+    join.joined = false;
+    if (join.retry_ready)
+        uv_timer_stop(&join.retry);
+}
+
+bool replication_join_pending(void) {
+    return join.wanted && !join.joined;
+}
+
 /* ---- Who is who ---- */
 
 static size_t members(struct group_member_info *out) {
@@ -193,10 +218,7 @@ void cmd_replicaof(struct exec_ctx *ctx) {
     }
     if (exec_arg_is(ctx, 1, "no") && exec_arg_is(ctx, 2, "one")) {
         if (replication_is_replica()) {
-            join.wanted = false;
-            join.joined = false;
-            if (join.retry_ready)
-                uv_timer_stop(&join.retry);
+            replication_cancel_join();
             shard_leave_group();
             log_notice("MASTER MODE enabled (user request from 'id=%llu')",
                        ctx->client ? (unsigned long long)ctx->client->id : 0ULL);
@@ -220,15 +242,12 @@ void cmd_replicaof(struct exec_ctx *ctx) {
         resp_add_status(ctx->out, "OK Already connected to specified master");
         return;
     }
-    memcpy(join.host, ctx->argv[1], ctx->argvlen[1]);
-    join.host[ctx->argvlen[1]] = '\0';
-    join.port = port;
-    join.wanted = true;
-    join.joined = false;
-    shard_new_member_id(); /* the identity this node will have in that group */
-    log_notice("REPLICAOF %s:%lld enabled", join.host, port);
+    char host[sizeof(join.host)];
+    memcpy(host, ctx->argv[1], ctx->argvlen[1]);
+    host[ctx->argvlen[1]] = '\0';
+    log_notice("REPLICAOF %s:%lld enabled", host, port);
     exec_reply_ok(ctx);
-    start_attempt();
+    replication_join(host, port);
 }
 
 void cmd_slaveof(struct exec_ctx *ctx) {
@@ -251,6 +270,8 @@ static struct client *client_by_id(uint64_t id) {
 static void on_member_added(void *arg, int status) {
     struct pending_join *pj = arg;
     struct client *c = client_by_id(pj->client_id);
+    if (status == GROUP_OK)
+        cluster_shard_sync(); /* the new member shows as a replica at once */
     if (c != NULL) {
         if (status == GROUP_OK)
             resp_add_raw(&c->out, "+OK\r\n", 5);
@@ -310,6 +331,30 @@ void cmd_keyraft_join(struct exec_ctx *ctx) {
     }
     ctx->client->flags |= CLIENT_BLOCKED; /* answered when the member is added */
     log_notice("Replica %s (member %lld) asks to join the Raft group", address, id);
+}
+
+/* ---- KEYRAFT TRANSFER (on the leader) ---- */
+
+/* KEYRAFT TRANSFER <member-id>: a replica asks the leader to hand it
+ * leadership (CLUSTER FAILOVER). Replies once the transfer started. */
+void cmd_keyraft_transfer(struct exec_ctx *ctx) {
+    long long id;
+    if (!obj_parse_ll(ctx->argv[2], ctx->argvlen[2], &id) || id <= 0) {
+        resp_add_error(ctx->out, "ERR invalid member id");
+        return;
+    }
+    struct group *g = shard_group();
+    if (g == NULL || !group_is_leader(g)) {
+        resp_add_error(ctx->out, "ERR not the leader of a Raft group");
+        return;
+    }
+    int rc = group_transfer(g, (uint64_t)id, NULL, NULL);
+    if (rc != GROUP_OK) {
+        resp_add_errorf(ctx->out, "ERR can't transfer leadership: %s", group_strerror(rc));
+        return;
+    }
+    log_notice("Manual failover: handing leadership to member %lld", id);
+    exec_reply_ok(ctx);
 }
 
 /* ---- ROLE ---- */

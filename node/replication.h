@@ -10,6 +10,15 @@ struct client;
 
 /* True on a group member that is not the leader (or waiting to join). */
 bool replication_is_replica(void);
+/* Starts joining the Raft group whose leader serves clients at 'host':'port'
+ * (KEYRAFT JOIN, retried every second until accepted); once accepted, this
+ * node drops its data and log and becomes an empty member. Replaces any
+ * join under way. */
+void replication_join(const char *host, long long port);
+/* Stops a join under way (or forgets a completed one). */
+void replication_cancel_join(void);
+/* True from replication_join until the master accepted this node. */
+bool replication_join_pending(void);
 /* Forgets a closing client (pending WAIT). */
 void replication_client_closed(struct client *c);
 /* Writes the INFO replication fields (after the section header) into

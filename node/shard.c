@@ -175,8 +175,18 @@ bool shard_client_address(const char *address, char *ip, size_t iplen, long long
         return false;
     memcpy(ip, address, (size_t)(colon - address));
     ip[colon - address] = '\0';
-    /* Members listen for Raft on their client port + 10000 (the bus port). */
-    *port = strtoll(colon + 1, NULL, 10) - 10000;
+    long long raft_port = strtoll(colon + 1, NULL, 10);
+    /* In cluster mode the view knows each node's bus and client ports. */
+    struct cluster_state *cs = cluster_mode_state();
+    for (size_t i = 0; cs != NULL && i < cs->node_count; i++) {
+        const struct cluster_node *n = cs->nodes[i];
+        if (n->cport == raft_port && (n->ip[0] == '\0' || strcmp(n->ip, ip) == 0)) {
+            *port = n->port;
+            return true;
+        }
+    }
+    /* Otherwise members listen for Raft on their client port + 10000. */
+    *port = raft_port - 10000;
     return *port > 0;
 }
 

@@ -1,7 +1,10 @@
 """Shards are Raft groups (issue 6): the node's group listens on the cluster
 bus port from startup and shares it with the bus; CLUSTER REPLICATE joins
 the master's group; roles, redirection and failover follow Raft."""
+import os
+import signal
 import socket
+import threading
 
 import pytest
 import redis
@@ -51,12 +54,14 @@ def test_cluster_node_listens_on_bus_port_from_startup(cluster_node):
     assert connects("127.0.0.1", bus_port(cluster_node))
     # `bind 127.0.0.1` holds for the bus port too.
     assert not connects("127.0.0.2", bus_port(cluster_node))
-    # A bus connection is accepted (and, with no bus receiver registered,
-    # closed); an unknown preamble is closed.
-    for preamble in (b"KRBUS001", b"GARBAGE!"):
-        with socket.create_connection(("127.0.0.1", bus_port(cluster_node)), timeout=2) as s:
-            s.sendall(preamble)
-            assert closed_by_peer(s)
+    # A bus connection is accepted and handed to the bus receiver (which
+    # keeps it, or closes it when none is registered); an unknown preamble
+    # is closed.
+    with socket.create_connection(("127.0.0.1", bus_port(cluster_node)), timeout=2) as s:
+        s.sendall(b"KRBUS001")
+    with socket.create_connection(("127.0.0.1", bus_port(cluster_node)), timeout=2) as s:
+        s.sendall(b"GARBAGE!")
+        assert closed_by_peer(s)
     r = cluster_node.client()
     assert r.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383) == b"OK"
     wait_state_ok(r)
@@ -120,13 +125,207 @@ def test_standalone_replication_uses_the_bus_port():
         assert rr.get("a") == b"1"
         with pytest.raises(redis.exceptions.ReadOnlyError):
             rr.set("x", "y")
-        # A bus connection to a member still gets handled (closed: no
-        # receiver) while Raft traffic goes on.
+        # Bus connections to a member do not disturb its Raft traffic.
         with socket.create_connection(("127.0.0.1", bus_port(replica)), timeout=2) as s:
             s.sendall(b"KRBUS001")
-            assert closed_by_peer(s)
         rm.set("c", "3")
         wait_until(lambda: rr.get("c") == b"3", what="replicated write after bus connection")
     finally:
         master.cleanup()
         replica.cleanup()
+
+
+# ---- Shards are Raft groups (step 2) ----
+
+def random_id():
+    return os.urandom(20).hex()
+
+
+def write_nodes_conf(servers, ids, master_index=0):
+    """Gives every server a nodes.conf in which all of them know each other:
+    server 'master_index' owns every slot, the others are empty masters."""
+    for me, server in enumerate(servers):
+        lines = []
+        for i, (other, node_id) in enumerate(zip(servers, ids)):
+            flags = ("myself," if i == me else "") + "master"
+            slots = " 0-16383" if i == master_index else ""
+            lines.append(f"{node_id} 127.0.0.1:{other.port}@{other.port + 10000} {flags} - 0 0 "
+                         f"{i + 1} connected{slots}")
+        lines.append(f"vars currentEpoch {len(servers)} lastVoteEpoch 0")
+        with open(os.path.join(server.dir, "nodes.conf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def nodes_lines(server):
+    """CLUSTER NODES as {id: (flags, master, epoch, slots)}."""
+    text = server.client().execute_command("CLUSTER", "NODES").decode()
+    out = {}
+    for line in text.splitlines():
+        f = line.split(" ")
+        out[f[0]] = (f[2].split(","), f[3], int(f[6]), f[8:])
+    return out
+
+
+def myself(server):
+    return next(v for v in nodes_lines(server).values() if "myself" in v[0])
+
+
+def is_master_in_own_view(server):
+    flags, _, _, slots = myself(server)
+    return "master" in flags and slots == ["0-16383"]
+
+
+def slave_of(server, node_id, master_id):
+    try:
+        flags, master, _, _ = nodes_lines(server)[node_id]
+    except (redis.exceptions.ConnectionError, KeyError):
+        return False
+    return "slave" in flags and master == master_id
+
+
+@pytest.fixture
+def shard():
+    servers = [Server(KEYRAFT, args=["--cluster-enabled", "yes", "--cluster-node-timeout", "3000"])
+               for _ in range(3)]
+    ids = [random_id() for _ in servers]
+    write_nodes_conf(servers, ids)
+    for s in servers:
+        s.start()
+    wait_state_ok(servers[0].client())
+    yield servers, ids
+    for s in servers:
+        s.cleanup()
+
+
+def replicate(server, master_id):
+    return server.client().execute_command("CLUSTER", "REPLICATE", master_id)
+
+
+def form_shard(servers, ids):
+    a, b, c = servers
+    for replica in (b, c):
+        assert replicate(replica, ids[0]) == b"OK"
+    for replica, rid in ((b, ids[1]), (c, ids[2])):
+        wait_until(lambda: slave_of(a, rid, ids[0]), timeout=10, what="master sees its replica")
+        wait_until(lambda: replica.client().info("replication").get("master_link_status") == "up",
+                   timeout=10, what="replica joined")
+
+
+def readonly_client(server):
+    r = redis.Redis(port=server.port, socket_timeout=10, single_connection_client=True)
+    assert r.execute_command("READONLY") in (True, b"OK")
+    return r
+
+
+def test_replicate_errors_and_views(shard):
+    (a, b, c), ids = shard
+    ra, rb = a.client(), b.client()
+    ra.set("before", "1")
+    unknown = random_id()
+    with pytest.raises(redis.ResponseError, match=f"^Unknown node {unknown}$"):
+        replicate(b, unknown)
+    with pytest.raises(redis.ResponseError, match="^Can't replicate myself$"):
+        replicate(b, ids[1])
+    with pytest.raises(redis.ResponseError,
+                       match="^To set a master the node must be empty and without assigned "
+                             "slots.$"):
+        replicate(a, ids[1])
+    # REPLICATE answers at once, and myself is a slave of the master at once.
+    assert replicate(b, ids[0]) == b"OK"
+    flags, master, _, slots = myself(b)
+    assert flags == ["myself", "slave"] and master == ids[0] and slots == []
+    assert replicate(c, ids[0]) == b"OK"
+    form_shard((a, b, c), ids)
+    for replica_id in ids[1:]:
+        assert slave_of(a, replica_id, ids[0])
+    # Replicating a replica.
+    with pytest.raises(redis.ResponseError, match="^I can only replicate a master, not a replica.$"):
+        ra.execute_command("CLUSTER", "REPLICATE", ids[1])
+    # Replicating the same master again is a no-op.
+    assert replicate(b, ids[0]) == b"OK"
+    with pytest.raises(redis.ResponseError, match="^You should send CLUSTER FAILOVER to a replica$"):
+        ra.execute_command("CLUSTER", "FAILOVER")
+    # Data: the master's writes reach the replicas; READONLY serves reads there.
+    for i in range(100):
+        ra.set(f"k{i}", i)
+    for replica in (b, c):
+        ro = readonly_client(replica)
+        wait_until(lambda: ro.get("k99") == b"99", what="replicated writes")
+        assert ro.get("before") == b"1" and ro.dbsize() == 101
+        slot = ra.execute_command("CLUSTER", "KEYSLOT", "k1")
+        with pytest.raises(redis.ResponseError, match=f"^MOVED {slot} 127.0.0.1:{a.port}$"):
+            ro.set("k1", "x")  # writes always go to the master
+        ro.execute_command("READWRITE")
+        with pytest.raises(redis.ResponseError, match=f"^MOVED {slot} 127.0.0.1:{a.port}$"):
+            ro.get("k1")
+        plain = replica.client()
+        with pytest.raises(redis.ResponseError, match=f"^MOVED {slot} 127.0.0.1:{a.port}$"):
+            plain.get("k1")
+        assert "slave" in myself(replica)[0]
+    info = ra.execute_command("CLUSTER", "INFO").decode()
+    assert "cluster_state:ok" in info
+    slots = ra.execute_command("CLUSTER", "SLOTS")
+    assert len(slots) == 1 and slots[0][2][1] == a.port
+    assert sorted(n[1] for n in slots[0][3:]) == sorted([b.port, c.port])
+
+
+def test_manual_failover_and_kill(shard):
+    (a, b, c), ids = shard
+    form_shard((a, b, c), ids)
+    ra = a.client()
+    old_epoch = myself(a)[2]
+    acked = {}
+    stop = threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.is_set():
+            try:
+                ra.set(f"w{i}", i)
+                acked[f"w{i}"] = str(i).encode()
+            except redis.RedisError:
+                pass
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        wait_until(lambda: len(acked) > 50, what="writes before the failover")
+        assert b.client().execute_command("CLUSTER", "FAILOVER") == b"OK"
+        wait_until(lambda: is_master_in_own_view(b), timeout=15, what="b master after FAILOVER")
+        wait_until(lambda: slave_of(a, ids[0], ids[1]), timeout=15, what="a follows b")
+    finally:
+        stop.set()
+        t.join(10)
+    assert myself(b)[2] > old_epoch
+    wait_until(lambda: slave_of(c, ids[2], ids[1]), timeout=15, what="c follows b")
+    rb = b.client()
+    assert all(rb.get(k) == v for k, v in acked.items()), "an acknowledged write was lost"
+    rb.set("after-failover", "1")
+    slot = rb.execute_command("CLUSTER", "KEYSLOT", "x")
+    with pytest.raises(redis.ResponseError, match=f"^MOVED {slot} 127.0.0.1:{b.port}$"):
+        ra.set("x", "1")
+
+    # kill -9 of the master: a follower takes over with a higher epoch.
+    epoch_b = myself(b)[2]
+    b.stop(signal.SIGKILL)
+    survivors = [a, c]
+    wait_until(lambda: any(is_master_in_own_view(s) for s in survivors), timeout=15,
+               what="a new master after kill -9")
+    new = next(s for s in survivors if is_master_in_own_view(s))
+    new_id = ids[servers_index(survivors, new, a, c)]
+    assert myself(new)[2] > epoch_b
+    rn = new.client()
+    assert rn.get("after-failover") == b"1"
+    assert all(rn.get(k) == v for k, v in acked.items())
+    rn.set("after-kill", "1")
+
+    # The old master comes back as a replica of the new one.
+    b.start()
+    wait_until(lambda: slave_of(b, ids[1], new_id), timeout=15, what="old master rejoins as slave")
+    ro = readonly_client(b)
+    wait_until(lambda: ro.get("after-kill") == b"1", timeout=10, what="old master catches up")
+
+
+def servers_index(survivors, new, a, c):
+    return 0 if new is a else 2

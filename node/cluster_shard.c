@@ -1,0 +1,345 @@
+/* Cluster shards as Raft groups (see cluster_shard.h): keeps the cluster
+ * view's roles and the shard's slot ownership in step with this node's
+ * Raft group, and carries out CLUSTER REPLICATE (join the master's group)
+ * and CLUSTER FAILOVER (ask the leader for a leadership transfer).
+ *
+ * A new leader also commits its new config epoch to the shard's log
+ * (KEYRAFT SHARDEPOCH <node-id> <epoch>), so every member of the shard,
+ * including an old master that comes back, learns the shard's ownership and
+ * epoch from Raft. Other nodes learn them through gossip
+ * (node/cluster_bus.c). Joining itself is node/replication.c's KEYRAFT JOIN
+ * machinery. */
+#include "node/cluster_shard.h"
+
+#include "cluster/nodes.h"
+#include "node/cluster_mode.h"
+#include "node/cmd_handlers.h"
+#include "node/command.h"
+#include "node/config.h"
+#include "node/exec.h"
+#include "node/log.h"
+#include "node/propose.h"
+#include "node/replication.h"
+#include "storage/object.h"
+#include "node/server.h"
+#include "node/shard.h"
+#include "raft/group.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYNC_INTERVAL_MS 50
+#define MAX_MEMBERS      64
+
+static uv_timer_t sync_timer;
+static bool started;
+
+struct cluster_node *cluster_shard_node_of_member(unsigned long long member_id) {
+    struct cluster_state *cs = cluster_mode_state();
+    if (cs == NULL || member_id == 0)
+        return NULL;
+    for (size_t i = 0; i < cs->node_count; i++) {
+        struct cluster_node *n = cs->nodes[i];
+        if (!(n->flags & CNODE_HANDSHAKE) && shard_node_member_id(n->id) == member_id)
+            return n;
+    }
+    return NULL;
+}
+
+bool cluster_shard_led_by(const struct cluster_node *n) {
+    struct group *g = shard_group();
+    return g != NULL && !replication_join_pending() &&
+           group_leader(g, NULL) == shard_node_member_id(n->id);
+}
+
+/* ---- Roles follow Raft ---- */
+
+/* Gives every slot 'from' owns to 'to'. */
+static void move_slots(struct cluster_state *cs, struct cluster_node *from,
+                       struct cluster_node *to) {
+    for (unsigned slot = 0; slot < SLOT_COUNT && from->slot_count > 0; slot++)
+        if (slotmap_owner(&cs->slots, slot) == from)
+            cluster_slot_assign(cs, slot, to);
+}
+
+/* Commits "'me' leads the shard with 'epoch'" to the shard's log. */
+static void propose_shard_epoch(const struct cluster_node *me, uint64_t epoch) {
+    struct command *parent = command_lookup("keyraft", 7);
+    const struct command *cmd =
+        parent != NULL ? command_lookup_sub(parent, "shardepoch", 10) : NULL;
+    if (cmd == NULL)
+        return;
+    char epoch_text[24];
+    int epoch_len = snprintf(epoch_text, sizeof(epoch_text), "%" PRIu64, epoch);
+    char *argv[4] = {"KEYRAFT", "SHARDEPOCH", (char *)me->id, epoch_text};
+    size_t argvlen[4] = {7, 10, CLUSTER_ID_LEN, (size_t)epoch_len};
+    struct resp_out sink;
+    resp_out_init_discard(&sink);
+    struct exec_ctx ctx = {.out = &sink, .cmd = cmd, .argc = 4, .argv = argv, .argvlen = argvlen};
+    propose_write(&ctx);
+    resp_out_close(&sink);
+}
+
+/* Makes 'leader' the master of this shard in the view: it takes the slots
+ * of the shard's current master ('shard_master', may be NULL). Returns
+ * true if the view changed. */
+static bool make_shard_master(struct cluster_state *cs, struct cluster_node *leader,
+                              struct cluster_node *shard_master) {
+    struct cluster_node *me = cs->myself;
+    if (leader == me) {
+        if (!(me->flags & CNODE_SLAVE))
+            return false;
+        /* Redis 7.0's clusterFailoverReplaceYourMaster, with the epoch of a
+         * won failover election (failover_auth_epoch = currentEpoch+1). */
+        cluster_node_set_master(cs, me, NULL);
+        if (shard_master != NULL && shard_master != me)
+            move_slots(cs, shard_master, me);
+        uint64_t max_epoch = cluster_max_epoch(cs);
+        cs->current_epoch = (max_epoch > cs->current_epoch ? max_epoch : cs->current_epoch) + 1;
+        me->config_epoch = cs->current_epoch;
+        log_warning("Failover election won: I'm the new master.");
+        log_warning("configEpoch set to %" PRIu64 " after successful failover", me->config_epoch);
+        propose_shard_epoch(me, me->config_epoch);
+        return true;
+    }
+    if (shard_master == leader && !(leader->flags & CNODE_SLAVE))
+        return false;
+    /* Another member leads: it owns what the shard owned in this view. Its
+     * true (higher) epoch arrives by gossip; meanwhile it keeps at least
+     * the epoch the slots had here. */
+    uint64_t epoch = shard_master != NULL ? cluster_node_epoch(shard_master) : 0;
+    if (leader->flags & CNODE_SLAVE)
+        cluster_node_set_master(cs, leader, NULL);
+    if (shard_master != NULL && shard_master != leader)
+        move_slots(cs, shard_master, leader);
+    if (leader->config_epoch < epoch)
+        leader->config_epoch = epoch;
+    log_notice("Raft leader of my shard is %.40s: it is the shard's master now", leader->id);
+    return true;
+}
+
+/* Makes 'n' a replica of 'leader' in the view; a master's slots go to the
+ * leader first (they are the shard's). Returns true if the view changed. */
+static bool follow(struct cluster_state *cs, struct cluster_node *n, struct cluster_node *leader) {
+    if ((n->flags & CNODE_SLAVE) && n->master == leader)
+        return false;
+    move_slots(cs, n, leader);
+    cluster_node_set_master(cs, n, leader);
+    if (n == cs->myself)
+        log_notice("I'm a replica of %.40s, the Raft leader of my shard", leader->id);
+    return true;
+}
+
+void cluster_shard_sync(void) {
+    struct group *g = shard_group();
+    if (!cfg.cluster_enabled || g == NULL || replication_join_pending())
+        return;
+    uint64_t leader_id = group_leader(g, NULL);
+    struct cluster_node *leader = cluster_shard_node_of_member(leader_id);
+    if (leader == NULL)
+        return; /* no leader yet, or not a node this view knows */
+    struct cluster_state *cs = cluster_mode_state();
+    struct cluster_node *me = cs->myself;
+    struct cluster_node *shard_master = (me->flags & CNODE_SLAVE) ? me->master : me;
+    bool changed = make_shard_master(cs, leader, shard_master);
+    struct group_member_info m[MAX_MEMBERS];
+    size_t n = group_members(g, m, MAX_MEMBERS);
+    for (size_t i = 0; i < n && i < MAX_MEMBERS; i++) {
+        if (m[i].id == leader_id)
+            continue;
+        struct cluster_node *member = cluster_shard_node_of_member(m[i].id);
+        if (member != NULL && member != leader)
+            changed |= follow(cs, member, leader);
+    }
+    if (changed)
+        cluster_mode_changed();
+}
+
+/* KEYRAFT SHARDEPOCH <node-id> <epoch>: applied on every member of the
+ * shard. The node leads the shard with config epoch 'epoch': unless the
+ * view already has the shard's slots at that epoch or a higher one (an old
+ * entry replayed after a restart), it becomes the master owning them, and
+ * myself its replica. currentEpoch never goes back. */
+void cmd_keyraft_shardepoch(struct exec_ctx *ctx) {
+    struct cluster_state *cs = cluster_mode_state();
+    long long epoch;
+    if (!obj_parse_ll(ctx->argv[3], ctx->argvlen[3], &epoch) || epoch < 0) {
+        resp_add_error(ctx->out, "ERR invalid config epoch");
+        return;
+    }
+    if (cs == NULL) {
+        exec_reply_ok(ctx);
+        return;
+    }
+    if (cs->current_epoch < (uint64_t)epoch)
+        cs->current_epoch = (uint64_t)epoch;
+    struct cluster_node *leader = cluster_node_lookup(cs, ctx->argv[2], ctx->argvlen[2]);
+    struct cluster_node *me = cs->myself;
+    struct cluster_node *shard_master = (me->flags & CNODE_SLAVE) ? me->master : me;
+    if (leader != NULL && leader != me && shard_master != NULL &&
+        (uint64_t)epoch > cluster_node_epoch(shard_master)) {
+        make_shard_master(cs, leader, shard_master);
+        follow(cs, me, leader);
+        leader->config_epoch = (uint64_t)epoch;
+    } else if (leader == me && me->config_epoch < (uint64_t)epoch) {
+        me->config_epoch = (uint64_t)epoch;
+    }
+    cluster_mode_changed();
+    exec_reply_ok(ctx);
+}
+
+static void on_sync_timer(uv_timer_t *t) {
+    (void)t;
+    cluster_shard_sync();
+}
+
+int cluster_shard_start(void) {
+    if (!cfg.cluster_enabled || started)
+        return 0;
+    uv_timer_init(server.loop, &sync_timer);
+    uv_timer_start(&sync_timer, on_sync_timer, SYNC_INTERVAL_MS, SYNC_INTERVAL_MS);
+    uv_unref((uv_handle_t *)&sync_timer); /* never keeps the loop alive alone */
+    started = true;
+    return 0;
+}
+
+/* ---- CLUSTER REPLICATE ---- */
+
+/* True if 'master' and myself are both members of this node's group (a
+ * replica that already follows it: nothing to join). */
+static bool in_group_of(const struct cluster_node *master) {
+    struct group *g = shard_group();
+    if (g == NULL)
+        return false;
+    struct group_member_info m[MAX_MEMBERS];
+    size_t n = group_members(g, m, MAX_MEMBERS);
+    uint64_t master_id = shard_node_member_id(master->id);
+    bool has_master = false, has_me = false;
+    for (size_t i = 0; i < n && i < MAX_MEMBERS; i++) {
+        has_master |= m[i].id == master_id;
+        has_me |= m[i].id == shard_member_id();
+    }
+    return has_master && has_me;
+}
+
+void cluster_shard_replicate(struct cluster_node *master) {
+    struct cluster_state *cs = cluster_mode_state();
+    cluster_node_set_master(cs, cs->myself, master);
+    cluster_mode_changed();
+    if (in_group_of(master) && !replication_join_pending())
+        return;
+    const char *ip = master->ip[0] != '\0' ? master->ip : "127.0.0.1";
+    log_notice("Joining the Raft group of %.40s (%s:%d) as a replica", master->id, ip,
+               master->port);
+    replication_join(ip, master->port);
+}
+
+void cluster_shard_reset(void) {
+    replication_cancel_join();
+}
+
+/* ---- CLUSTER FAILOVER: one request to the leader ---- */
+
+struct transfer_request {
+    uv_tcp_t tcp;
+    uv_connect_t connect;
+    uv_write_t write;
+    char host[CLUSTER_IP_LEN];
+    int port;
+    char out[128];
+    char reply[128];
+    size_t reply_len;
+};
+
+static void request_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+static void request_end(struct transfer_request *tr, const char *outcome) {
+    if (outcome != NULL)
+        log_warning("Manual failover: the master at %s:%d did not hand over leadership: %s",
+                    tr->host, tr->port, outcome);
+    if (!uv_is_closing((uv_handle_t *)&tr->tcp))
+        uv_close((uv_handle_t *)&tr->tcp, request_closed);
+}
+
+static void on_reply_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    (void)suggested;
+    struct transfer_request *tr = h->data;
+    *buf =
+        uv_buf_init(tr->reply + tr->reply_len, (unsigned)(sizeof(tr->reply) - 1 - tr->reply_len));
+}
+
+static void on_reply(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+    (void)buf;
+    struct transfer_request *tr = s->data;
+    if (n < 0) {
+        request_end(tr, uv_strerror((int)n));
+        return;
+    }
+    tr->reply_len += (size_t)n;
+    tr->reply[tr->reply_len] = '\0';
+    char *eol = strstr(tr->reply, "\r\n");
+    if (eol == NULL && tr->reply_len < sizeof(tr->reply) - 1)
+        return;
+    if (eol != NULL)
+        *eol = '\0';
+    if (strcmp(tr->reply, "+OK") == 0)
+        log_notice("Manual failover: the master is handing leadership to this node");
+    request_end(tr, strcmp(tr->reply, "+OK") == 0 ? NULL : tr->reply);
+}
+
+static void on_request_sent(uv_write_t *w, int status) {
+    struct transfer_request *tr = w->data;
+    if (status < 0) {
+        request_end(tr, uv_strerror(status));
+        return;
+    }
+    uv_read_start((uv_stream_t *)&tr->tcp, on_reply_alloc, on_reply);
+}
+
+static void on_request_connected(uv_connect_t *c, int status) {
+    struct transfer_request *tr = c->data;
+    if (status < 0) {
+        request_end(tr, uv_strerror(status));
+        return;
+    }
+    uv_buf_t buf = uv_buf_init(tr->out, (unsigned)strlen(tr->out));
+    tr->write.data = tr;
+    if (uv_write(&tr->write, (uv_stream_t *)&tr->tcp, &buf, 1, on_request_sent) != 0)
+        request_end(tr, "write failed");
+}
+
+void cluster_shard_failover(void) {
+    struct cluster_state *cs = cluster_mode_state();
+    const struct cluster_node *master = cs->myself->master;
+    if (master == NULL)
+        return;
+    struct transfer_request *tr = calloc(1, sizeof(*tr));
+    if (tr == NULL) {
+        log_warning("Manual failover: out of memory");
+        return;
+    }
+    snprintf(tr->host, sizeof(tr->host), "%s", master->ip[0] != '\0' ? master->ip : "127.0.0.1");
+    tr->port = master->port;
+    char id[24];
+    int idlen = snprintf(id, sizeof(id), "%" PRIu64, shard_member_id());
+    snprintf(tr->out, sizeof(tr->out), "*3\r\n$7\r\nKEYRAFT\r\n$8\r\nTRANSFER\r\n$%d\r\n%s\r\n",
+             idlen, id);
+    struct sockaddr_storage sa;
+    if (uv_ip4_addr(tr->host, tr->port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(tr->host, tr->port, (struct sockaddr_in6 *)&sa) != 0) {
+        log_warning("Manual failover: bad master address %s:%d", tr->host, tr->port);
+        free(tr);
+        return;
+    }
+    uv_tcp_init(server.loop, &tr->tcp);
+    tr->tcp.data = tr;
+    tr->connect.data = tr;
+    log_notice("Manual failover user request accepted: asking %s:%d for Raft leadership", tr->host,
+               tr->port);
+    if (uv_tcp_connect(&tr->connect, &tr->tcp, (struct sockaddr *)&sa, on_request_connected) != 0)
+        request_end(tr, "connect failed");
+}
