@@ -18,7 +18,7 @@
 # by PID on exit; every wait is bounded.
 set -euo pipefail
 
-ALL_SECTIONS="strings collections collection-memory scripting pubsub string-memory durable"
+ALL_SECTIONS="strings collections collection-memory scripting pubsub string-memory durable cluster"
 
 usage() {
     cat <<EOF
@@ -46,6 +46,11 @@ Sections:
                      keyraft node (a Raft group of one) vs redis-server
                      appendonly yes; a 3-member keyraft group vs a redis-server
                      master with 2 replicas (CPU time summed over all three)
+  cluster            issue 6: redis-benchmark --cluster -t set,get against
+                     3 shards x 3 members (keyraft) and a 3-master Redis
+                     Cluster with 2 replicas each, both created with
+                     redis-cli --cluster create, appendfsync always on both
+                     (CPU time summed over all nine nodes)
 
 Options:
   --quick   a short run: ROUNDS=1 REQUESTS=20000 KEYS=100000 COLL_KEYS=20000
@@ -118,6 +123,26 @@ trap 'exit 130' INT TERM
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# A free port whose cluster bus port (port + 10000) is free too.
+free_cluster_port() {
+    python3 - <<'EOF'
+import socket
+for _ in range(100):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    if port + 10000 > 65535:
+        continue
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port + 10000))
+    except OSError:
+        continue
+    print(port)
+    break
+EOF
 }
 
 # start_server <kind> <port> [directive...]: starts keyraft or redis on
@@ -205,7 +230,7 @@ measure() {
     before=$(cpu_ns ${PID[$kind]})
     rps=$(timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "${PORT[$kind]}" \
         -c "$CLIENTS" -n "$n" -P "$p" --csv -q "$@" 2>/dev/null |
-        sed -n '2s/^"[^"]*","\([0-9.]*\)".*/\1/p') || true
+        sed -n '/^"test"/{n;s/^"[^"]*","\([0-9.]*\)".*/\1/p}') || true
     # shellcheck disable=SC2086
     after=$(cpu_ns ${PID[$kind]})
     if [ -z "$rps" ]; then
@@ -488,6 +513,67 @@ section_durable() {
         done
     done
     PIPELINES=$saved_pipelines
+    PORT[keyraft]=$saved_port_kr PID[keyraft]=$saved_pid_kr
+    PORT[redis]=$saved_port_rd PID[redis]=$saved_pid_rd
+}
+
+# ---- Section cluster (issue 6) ----
+
+CLUSTER_NODES=9
+
+cases_cluster() { # <kind> <pipeline> <round>
+    local test
+    for test in set get; do
+        measure cluster "${test^^}" "$1" "$2" "$3" "$(requests_at "$2")" --cluster -t "$test"
+    done
+}
+
+# cluster_of <kind>: CLUSTER_NODES nodes with appendfsync always, created
+# with redis-cli --cluster create --cluster-replicas 2; sets PORT[kind] (the
+# first node's) and PID[kind] (every node's). Waits (bounded) for
+# cluster_state:ok on every node.
+cluster_of() {
+    local kind=$1 port ports=() pids="" addrs=() i state
+    for ((i = 0; i < CLUSTER_NODES; i++)); do
+        port=$(free_cluster_port)
+        start_server "$kind" "$port" --cluster-enabled yes --appendonly yes \
+            --appendfsync always --cluster-node-timeout 5000
+        ports+=("$port")
+        addrs+=("127.0.0.1:$port")
+        pids="$pids $STARTED_PID"
+    done
+    timeout 120 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 2 --cluster-yes \
+        >"$WORK/create-$kind.log" 2>&1 || {
+        echo "bench: redis-cli --cluster create failed for $kind:" >&2
+        cat "$WORK/create-$kind.log" >&2
+        exit 1
+    }
+    for port in "${ports[@]}"; do
+        for _ in $(seq 300); do
+            state=$(timeout 10 redis-cli -p "$port" CLUSTER INFO | tr -d '\r' |
+                sed -n 's/^cluster_state://p')
+            [ "$state" = ok ] && break
+            sleep 0.1
+        done
+        [ "$state" = ok ] || { echo "bench: $kind node $port: cluster_state $state" >&2; exit 1; }
+    done
+    PORT[$kind]=${ports[0]}
+    PID[$kind]=$pids
+}
+
+section_cluster() {
+    local saved_port_kr=${PORT[keyraft]:-} saved_pid_kr=${PID[keyraft]:-}
+    local saved_port_rd=${PORT[redis]:-} saved_pid_rd=${PID[redis]:-} kind pid
+    for kind in keyraft redis; do
+        cluster_of "$kind"
+    done
+    echo "[cluster] 3 shards x 3 members, appendfsync always; keyraft pids ${PID[keyraft]}," \
+        "redis pids ${PID[redis]}"
+    rounds cluster
+    report_throughput cluster
+    for kind in keyraft redis; do
+        for pid in ${PID[$kind]}; do stop_server "$pid"; done
+    done
     PORT[keyraft]=$saved_port_kr PID[keyraft]=$saved_pid_kr
     PORT[redis]=$saved_port_rd PID[redis]=$saved_pid_rd
 }
