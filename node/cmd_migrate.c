@@ -12,10 +12,17 @@
  * Keys the target acknowledged are deleted (unless COPY) by ONE proposed
  * write, KEYRAFT MIGRATED, which every member of the shard applies and
  * which writes the MIGRATE reply; without acknowledged keys MIGRATE replies
- * itself. Redis holds its whole server while it migrates; keyraft does not,
- * so another client may change a key after it was sent: KEYRAFT MIGRATED
- * deletes a key only if it still holds what was sent (same value digest and
- * same expiry), so that write is never lost (the key then stays here too).
+ * itself.
+ *
+ * Redis holds its whole server while it migrates; keyraft does not, so
+ * another client may change a key after it was sent. Two guards keep such
+ * a write: once the target has answered, keys that changed meanwhile are
+ * sent again (RESTORE ... REPLACE: the target holds our older copy), for up
+ * to MIGRATE_MAX_ROUNDS rounds; and KEYRAFT MIGRATED deletes a key only if
+ * it still holds what was sent last (same value digest and expiry), so a
+ * write still in flight then is not lost either (the key then stays here,
+ * and the target has the older value). A key deleted meanwhile stays on
+ * the target.
  *
  * Not supported: MIGRATE inside MULTI/EXEC or a script (its client cannot
  * wait there); it replies an error instead. */
@@ -43,6 +50,7 @@
 
 #define MIGRATE_DEFAULT_TIMEOUT_MS 1000 /* Redis: a timeout <= 0 means 1000 ms */
 #define REPLY_LINE_MAX             1023 /* Redis reads reply lines into 1024-byte buffers */
+#define MIGRATE_MAX_ROUNDS         4    /* sends of a key changed while it travelled */
 
 struct migrated_key {
     char *key;
@@ -64,8 +72,11 @@ struct migrate_job {
 
     struct migrated_key *keys;
     size_t nkeys;
+    size_t *round_keys; /* indexes into 'keys' of the RESTOREs in 'body' */
+    size_t round_count;
+    int round;            /* 1 for the first sending */
     struct resp_out head; /* AUTH and SELECT of the current attempt */
-    struct resp_out body; /* the RESTOREs, the same for every attempt */
+    struct resp_out body; /* the round's RESTOREs, the same for every attempt */
     uv_buf_t bufs[2];
 
     /* The current attempt. */
@@ -126,6 +137,7 @@ static void job_free(struct migrate_job *job) {
     for (size_t i = 0; i < job->nkeys; i++)
         free(job->keys[i].key);
     free(job->keys);
+    free(job->round_keys);
     resp_out_close(&job->head);
     resp_out_close(&job->body);
     free(job->host);
@@ -237,6 +249,7 @@ static void conclude(struct migrate_job *job, const char *error) {
 /* ---- The exchange with the target ---- */
 
 static void start_attempt(struct migrate_job *job);
+static bool start_round_of_changed(struct migrate_job *job);
 
 static bool on_line(void *arg, size_t index, const char *line, size_t len) {
     struct migrate_job *job = arg;
@@ -259,6 +272,7 @@ static bool on_line(void *arg, size_t index, const char *line, size_t len) {
     }
     size_t k = index - restore_first;
     job->restores_read = k + 1;
+    struct migrated_key *key = &job->keys[job->round_keys[k]];
     if (job->auth_error != NULL || job->select_error != NULL || line[0] == '-') {
         if (!job->has_target_error) {
             /* Redis: the AUTH error first, then SELECT's, then this one's. */
@@ -276,7 +290,7 @@ static bool on_line(void *arg, size_t index, const char *line, size_t len) {
             job->has_target_error = true;
         }
     } else if (!job->copy) {
-        job->keys[k].is_acked = true;
+        key->is_acked = true;
     }
     return true;
 }
@@ -296,7 +310,7 @@ static void on_done(void *arg, int status, bool timed_out) {
         if (job->has_target_error)
             conclude(job, job->target_error != NULL ? job->target_error
                                                     : "ERR Target instance replied with error");
-        else
+        else if (!start_round_of_changed(job))
             conclude(job, NULL);
         return;
     }
@@ -319,8 +333,8 @@ static void on_done(void *arg, int status, bool timed_out) {
         !job->has_bad_line) {
         job->may_retry = false;
         reset_attempt(job);
-        for (size_t i = 0; i < job->nkeys; i++)
-            job->keys[i].is_acked = false;
+        for (size_t i = 0; i < job->round_count; i++)
+            job->keys[job->round_keys[i]].is_acked = false;
         start_attempt(job);
         return;
     }
@@ -362,22 +376,22 @@ static void start_attempt(struct migrate_job *job) {
     }
     job->bufs[0] = uv_buf_init(job->head.buf, (unsigned)job->head.len);
     job->bufs[1] = uv_buf_init(job->body.buf, (unsigned)job->body.len);
-    size_t nlines = (job->password != NULL) + job->sends_select + job->nkeys;
+    size_t nlines = (job->password != NULL) + job->sends_select + job->round_count;
     migrate_conn_exchange(job->conn, job->bufs, 2, nlines, job->timeout_ms, on_line, on_done, job);
 }
 
 /* ---- MIGRATE ---- */
 
-/* Adds the RESTORE of live key 'kv' to the request, and remembers what was
- * sent. Returns false when out of memory. */
-static bool add_key(struct migrate_job *job, struct exec_ctx *ctx, const struct kv *kv,
-                    const char *key, size_t keylen) {
-    struct migrated_key *k = &job->keys[job->nkeys];
-    memset(k, 0, sizeof(*k));
+/* Adds to the round's request the RESTORE of keys[i], whose live record is
+ * 'kv', and notes the expiry and digest sent. Returns false when out of
+ * memory. */
+static bool send_key(struct migrate_job *job, size_t i, const struct kv *kv, int64_t now_ms,
+                     bool replace) {
+    struct migrated_key *k = &job->keys[i];
     k->expire_ms = kv->has_expire ? kv_expire(kv) : -1;
     long long ttl = 0;
     if (k->expire_ms != -1) {
-        ttl = k->expire_ms - ctx->now_ms;
+        ttl = k->expire_ms - now_ms;
         if (ttl < 1)
             ttl = 1;
     }
@@ -385,25 +399,61 @@ static bool add_key(struct migrate_job *job, struct exec_ctx *ctx, const struct 
     size_t len;
     if (snapshot_dump(kv, &payload, &len) != SNAPSHOT_OK)
         return false;
-    k->key = copy_arg(key, keylen);
-    k->keylen = keylen;
+    memset(k->digest, 0, sizeof(k->digest));
     digest_value(kv, k->digest);
     struct resp_out *b = &job->body;
-    resp_add_array(b, job->replace ? 5 : 4);
+    resp_add_array(b, replace ? 5 : 4);
     if (cfg.cluster_enabled)
         resp_add_bulk(b, "RESTORE-ASKING", 14);
     else
         resp_add_bulk(b, "RESTORE", 7);
-    resp_add_bulk(b, key, keylen);
+    resp_add_bulk(b, k->key, k->keylen);
     resp_add_bulk_ll(b, ttl);
     resp_add_bulk(b, (const char *)payload, len);
-    if (job->replace)
+    if (replace)
         resp_add_bulk(b, "REPLACE", 7);
     mem_free(payload);
-    if (k->key == NULL)
-        return false;
-    job->nkeys++;
+    job->round_keys[job->round_count++] = i;
     return !b->failed;
+}
+
+/* After a round the target fully acknowledged: sends again, with REPLACE,
+ * the acknowledged keys that changed here meanwhile (read from the applied
+ * state). Returns true if a round started, false when none is needed (or
+ * possible: out of rounds or memory; KEYRAFT MIGRATED then keeps them). */
+static bool start_round_of_changed(struct migrate_job *job) {
+    if (job->copy || job->round >= MIGRATE_MAX_ROUNDS)
+        return false;
+    struct resp_out sink;
+    resp_out_init_discard(&sink);
+    struct exec_ctx ctx = {.out = &sink, .dbid = job->db, .now_ms = server_now_ms()};
+    resp_out_close(&job->body);
+    resp_out_init(&job->body, 2);
+    job->round_count = 0;
+    for (size_t i = 0; i < job->nkeys; i++) {
+        struct migrated_key *k = &job->keys[i];
+        const struct kv *kv = k->is_acked ? db_peek(&ctx, k->key, k->keylen) : NULL;
+        if (kv == NULL)
+            continue; /* deleted or expired here meanwhile: nothing to send */
+        uint8_t digest[DIGEST_LEN] = {0};
+        digest_value(kv, digest);
+        if ((kv->has_expire ? kv_expire(kv) : -1) == k->expire_ms &&
+            memcmp(digest, k->digest, DIGEST_LEN) == 0)
+            continue;
+        k->is_acked = false;
+        if (!send_key(job, i, kv, ctx.now_ms, true)) {
+            resp_out_close(&sink);
+            return false;
+        }
+    }
+    resp_out_close(&sink);
+    if (job->round_count == 0)
+        return false;
+    job->round++;
+    job->may_retry = true;
+    reset_attempt(job);
+    start_attempt(job);
+    return true;
 }
 
 /* MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE]
@@ -474,21 +524,27 @@ void cmd_migrate(struct exec_ctx *ctx) {
     resp_out_init(&job->body, 2);
     job->copy = copy;
     job->replace = replace;
-    job->keys = calloc(num_keys > 0 ? (size_t)num_keys : 1, sizeof(*job->keys));
-    if (job->keys == NULL)
+    size_t slots = num_keys > 0 ? (size_t)num_keys : 1;
+    job->keys = calloc(slots, sizeof(*job->keys));
+    job->round_keys = calloc(slots, sizeof(*job->round_keys));
+    if (job->keys == NULL || job->round_keys == NULL)
         goto err_oom;
-    int found = 0;
+    job->round = 1;
     for (int j = 0; j < num_keys; j++) {
         const char *key = ctx->argv[first_key + j];
         size_t keylen = ctx->argvlen[first_key + j];
         struct kv *kv = db_lookup_read(ctx, key, keylen);
         if (kv == NULL)
             continue;
-        found++;
-        if (!add_key(job, ctx, kv, key, keylen))
+        struct migrated_key *k = &job->keys[job->nkeys];
+        if ((k->key = copy_arg(key, keylen)) == NULL)
+            goto err_oom;
+        k->keylen = keylen;
+        job->nkeys++;
+        if (!send_key(job, job->nkeys - 1, kv, ctx->now_ms, replace))
             goto err_oom;
     }
-    if (found == 0) {
+    if (job->nkeys == 0) {
         job_free(job);
         resp_add_status(ctx->out, "NOKEY");
         return;

@@ -13,6 +13,7 @@ by hand between two cluster-enabled keyraft nodes that know each other from
 a nodes.conf written before start."""
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -559,37 +560,96 @@ def test_what_the_target_receives(server, fake):
     r.close()
 
 
-def test_concurrent_write_is_not_lost(server, fake):
-    """A key changed while the target had not answered yet is kept (and an
-    unchanged one is deleted): keyraft does not stop the world as Redis
-    does, so the deletion checks what it deletes."""
-    go = threading.Event()
+def resp_commands(data):
+    """Splits complete RESP commands off 'data': (list of argv, rest)."""
+    out = []
+    while data.startswith(b"*"):
+        try:
+            head, rest = data.split(b"\r\n", 1)
+            argv = []
+            for _ in range(int(head[1:])):
+                lenline, rest = rest.split(b"\r\n", 1)
+                n = int(lenline[1:])
+                if len(rest) < n + 2:
+                    raise ValueError
+                argv.append(rest[:n])
+                rest = rest[n + 2:]
+        except ValueError:
+            break
+        out.append(argv)
+        data = rest
+    return out, data
 
-    def slow_ok(fake, conn):
+
+def test_concurrent_write_is_not_lost(server, fake):
+    """A key changed while the target had not answered yet is sent again
+    (with REPLACE) and then deleted; an unchanged one is sent once. Redis
+    stops the world while it migrates; keyraft checks instead."""
+    go = threading.Event()
+    batches = []
+
+    def gated_ok(fake, conn):
         data = b""
         conn.settimeout(10)
-        while data.count(b"RESTORE") < 2:
-            data += conn.recv(65536)
-        go.wait(10)
-        conn.sendall(b"+OK\r\n+OK\r\n+OK\r\n+OK\r\n")  # SELECT and three RESTOREs
-        fake.stopped.wait(30)
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            cmds, data = resp_commands(data + chunk)
+            if not cmds:
+                continue
+            batches.append(cmds)
+            if len(batches) == 1:
+                go.wait(10)
+            conn.sendall(b"+OK\r\n" * len(cmds))
 
-    target = fake(slow_ok)
+    target = fake(gated_ok)
     r = server.client()
     r.mset({"same": "1", "changed": "1"})
     r.hset("h", mapping={"f": "1"})
     waiter = server.client()
     t, result = blocked_call(waiter, "MIGRATE", HOST, target.port, "", 0, 5000,
                              "KEYS", "same", "changed", "h")
-    wait_until(lambda: r.info("clients")["blocked_clients"] == 1, timeout=5, what="MIGRATE waiting")
+    wait_until(lambda: len(batches) == 1, timeout=5, what="first batch at the target")
     r.set("changed", "2")
     go.set()
     t.join(10)
     assert result.get("reply") == b"OK", result
-    assert r.get("same") is None and r.exists("h") == 0
-    assert r.get("changed") == b"2"
+    assert [c[0] for c in batches[0]] == [b"SELECT", b"RESTORE", b"RESTORE", b"RESTORE"]
+    assert len(batches) == 2
+    again = batches[1]
+    assert len(again) == 1 and again[0][0] == b"RESTORE" and again[0][1] == b"changed"
+    assert again[0][-1] == b"REPLACE"
+    assert r.exists("same", "changed", "h") == 0
     waiter.close()
     r.close()
+
+
+def test_deletion_checks_what_it_deletes():
+    """KEYRAFT MIGRATED (the write MIGRATE proposes) deletes a key only if
+    its digest (DEBUG DIGEST-VALUE) and expiry are still those sent."""
+    s = Server(KEYRAFT, args=["--enable-debug-command", "yes"]).start()
+    try:
+        r = s.client()
+        with pytest.raises(redis.ResponseError, match="syntax error"):
+            r.execute_command("KEYRAFT", "MIGRATED", "", "k")
+        with pytest.raises(redis.ResponseError, match="syntax error"):
+            r.execute_command("KEYRAFT", "MIGRATED", "", "k", "x", "0" * 40)
+        r.set("k", "v")
+        r.set("t", "v", pxat=4102444800000)
+        r.sadd("s", "a", "b")
+        digest = {k: r.execute_command("DEBUG", "DIGEST-VALUE", k)[0].decode() for k in ("k", "t", "s")}
+        assert r.execute_command("KEYRAFT", "MIGRATED", "", "k", "-1", "0" * 40) == b"OK"
+        assert r.execute_command("KEYRAFT", "MIGRATED", "", "t", "-1", digest["t"]) == b"OK"
+        assert r.exists("k", "t") == 2
+        assert r.execute_command("KEYRAFT", "MIGRATED", "", "k", "-1", digest["k"],
+                                 "t", "4102444800000", digest["t"], "s", "-1", digest["s"]) == b"OK"
+        assert r.exists("k", "t", "s") == 0
+        with pytest.raises(redis.ResponseError, match="^custom$"):
+            r.execute_command("KEYRAFT", "MIGRATED", "ERR custom")
+        r.close()
+    finally:
+        s.cleanup()
 
 
 def test_client_gone_while_waiting(server, fake):
@@ -682,20 +742,6 @@ def test_inside_multi_is_refused(r):
     with pytest.raises(redis.ResponseError):
         r.eval("return redis.call('MIGRATE', '127.0.0.1', '1', 'k', '0', '100')", 0)
     assert r.get("k") == b"v"
-
-
-def test_keyraft_migrated_checks(r):
-    """The internal write: bad shapes are syntax errors; a key whose digest
-    differs is kept."""
-    with pytest.raises(redis.ResponseError, match="syntax error"):
-        r.execute_command("KEYRAFT", "MIGRATED", "", "k")
-    with pytest.raises(redis.ResponseError, match="syntax error"):
-        r.execute_command("KEYRAFT", "MIGRATED", "", "k", "x", "0" * 40)
-    r.set("k", "v")
-    assert r.execute_command("KEYRAFT", "MIGRATED", "", "k", "-1", "0" * 40) == b"OK"
-    assert r.get("k") == b"v"
-    with pytest.raises(redis.ResponseError, match="^custom$"):
-        r.execute_command("KEYRAFT", "MIGRATED", "ERR custom")
 
 
 def test_through_the_raft_log(kr_pair):
@@ -840,3 +886,34 @@ def test_migrate_in_cluster_sends_restore_asking(cluster2, fake):
     assert run_command(ca, "MIGRATE", HOST, str(target.port), "", "0", "5000", "KEYS", "a") == \
         ("error", f"MOVED 15495 127.0.0.1:{cluster2[1].port}")
     ca.disconnect()
+
+
+def test_redis_cli_reshard(cluster2):
+    """redis-cli --cluster reshard itself moves 100 slots with their keys."""
+    a, b = cluster2
+    ca = a.client()
+    keys = {}
+    for i in range(400):
+        k = f"key{i}"
+        node = a if ca.execute_command("CLUSTER", "KEYSLOT", k) < 8192 else b
+        node.client().set(k, str(i))
+        keys[k] = node
+    moving = [k for k, node in keys.items() if node is a and ca.execute_command("CLUSTER", "KEYSLOT", k) < 100]
+    assert moving
+    out = subprocess.run(["redis-cli", "--cluster", "reshard", f"127.0.0.1:{a.port}", "--cluster-from", A_ID,
+                          "--cluster-to", B_ID, "--cluster-slots", "100", "--cluster-yes"],
+                         capture_output=True, timeout=120, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    # (each slot is printed twice: in the plan and when it moves)
+    assert len({ln for ln in out.stdout.splitlines() if ln.startswith("Moving slot")}) == 100
+    cb = b.client()
+    for k in moving:
+        assert cb.get(k) == str(int(k[3:])).encode()
+    assert all(ca.execute_command("CLUSTER", "COUNTKEYSINSLOT", s) == 0 for s in range(100))
+    assert ca.dbsize() + cb.dbsize() == 400
+    check = subprocess.run(["redis-cli", "--cluster", "check", f"127.0.0.1:{a.port}"],
+                           capture_output=True, timeout=60, text=True)
+    assert "[OK] All 16384 slots covered." in check.stdout, check.stdout
+    assert "[WARNING]" not in check.stdout and "[ERR]" not in check.stdout, check.stdout
+    ca.close()
+    cb.close()
