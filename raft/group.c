@@ -34,6 +34,7 @@ struct group {
     void *apply_arg;
     uint64_t barrier_term; /* term in which the post-election barrier was sent */
     uint64_t applying;     /* index of the entry being applied */
+    uint64_t last_command; /* index of the last entry applied through 'apply' */
     int pending_closes;
     void (*closed)(void *arg);
     void *closed_arg;
@@ -120,6 +121,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     struct group *g = fsm->data;
     *result = NULL;
     g->applying = raft_last_applied(&g->raft) + 1;
+    g->last_command = g->applying;
     const void *payload;
     size_t len;
     if (!group_frame_payload(buf->base, buf->len, &payload, &len)) {
@@ -258,7 +260,9 @@ int group_snapshot_now(struct group *g) {
         return GROUP_ENOSNAPSHOTS;
     if (g->snapshot_taking != 0 || g->snapshot_wanted || g->raft.snapshot.pending.term != 0)
         return GROUP_EBUSY;
-    if (raft_last_applied(&g->raft) <= g->raft.log.snapshot.last_index)
+    /* Barriers and configurations change no state: a snapshot taken before
+     * them is current. */
+    if (g->last_command <= g->raft.log.snapshot.last_index)
         return GROUP_CURRENT;
     /* libraft 0.15 has no "snapshot now": it checks the threshold after
      * applying entries, so lower it to 1 until the snapshot starts and, on
@@ -398,6 +402,8 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
         raft_set_snapshot_threshold(&g->raft, g->threshold);
         if (cfg->snapshot_trailing)
             raft_set_snapshot_trailing(&g->raft, cfg->snapshot_trailing);
+        if (cfg->install_snapshot_timeout_ms)
+            raft_set_install_snapshot_timeout(&g->raft, cfg->install_snapshot_timeout_ms);
     } else {
         raft_set_snapshot_threshold(&g->raft, UINT32_MAX);
     }

@@ -126,6 +126,10 @@ struct group_config {
     const char *snapshot_dir;
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;
+    /* How long the leader waits for a member to confirm an installed
+     * snapshot before it sends it again (0: the library's 30 s). A member
+     * that was down when the leader first tried waits this long too. */
+    unsigned install_snapshot_timeout_ms;
 };
 
 /* Creates a member. Returns GROUP_OK and '*out' (free with group_close), or

@@ -1,12 +1,18 @@
 /* raft/group on the real libuv backend: entries proposed on the leader are
  * applied in order on every member with the proposer's result; a restarted
  * member replays its log (the commit-index trap: it must not sit on an
- * unapplied log); three members on loopback converge. Every wait is bounded. */
+ * unapplied log); three members on loopback converge. Snapshots: taken by a
+ * forked child at the threshold and on request, a restart restores the
+ * newest one and replays the rest, a member that missed the compacted part
+ * of the log gets the snapshot installed. Every wait is bounded. */
 #include "raft/group.h"
 #include "tests/unit/lib/test.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +23,9 @@
 struct member {
     struct group *g;
     char dir[64];
+    char snapdir[64]; /* where the payload writer puts its file */
+    bool snapshots;   /* open with the snapshot hooks */
+    size_t snapshots_ok, snapshots_failed, restores;
     char address[32];
     uint64_t id;
     uint64_t applied[MAX_APPLIED]; /* payloads in apply order */
@@ -41,6 +50,45 @@ static void apply_entry(void *arg, const void *buf, size_t len, void **result) {
     if (m->napplied < MAX_APPLIED)
         m->applied[m->napplied++] = v;
     *result = (void *)(uintptr_t)(v * 2);
+}
+
+/* ---- Snapshot hooks: the payload is napplied then the applied values ---- */
+
+static int write_payload(void *arg, const char *path) {
+    struct member *m = arg;
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid > 0 ? (int)pid : -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    uint64_t n = m->napplied;
+    bool ok = fd >= 0 && write(fd, &n, sizeof(n)) == sizeof(n) &&
+              write(fd, m->applied, n * sizeof(uint64_t)) == (ssize_t)(n * sizeof(uint64_t)) &&
+              fsync(fd) == 0;
+    _exit(ok ? 0 : 1);
+}
+
+static int restore_payload(void *arg, const void *buf, size_t len) {
+    struct member *m = arg;
+    uint64_t n;
+    if (len < sizeof(n))
+        return -1;
+    memcpy(&n, buf, sizeof(n));
+    if (n > MAX_APPLIED || len != sizeof(n) + n * sizeof(uint64_t))
+        return -1;
+    memcpy(m->applied, (const uint8_t *)buf + sizeof(n), n * sizeof(uint64_t));
+    m->napplied = n;
+    m->restores++;
+    return 0;
+}
+
+static void snapshot_done(void *arg, int status, uint64_t index, const char *path) {
+    struct member *m = arg;
+    (void)index;
+    (void)path;
+    if (status == GROUP_OK)
+        m->snapshots_ok++;
+    else
+        m->snapshots_failed++;
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -80,13 +128,26 @@ static bool open_member(struct fixture *f, size_t i) {
         .election_timeout_ms = 150,
         .heartbeat_timeout_ms = 30,
     };
+    if (m->snapshots) {
+        cfg.snapshot = write_payload;
+        cfg.restore = restore_payload;
+        cfg.snapshot_done = snapshot_done;
+        cfg.snapshot_dir = m->snapdir;
+        cfg.snapshot_threshold = 8;
+        cfg.snapshot_trailing = 2;
+        /* The leader tried to send the snapshot while the member was down. */
+        cfg.install_snapshot_timeout_ms = 1000;
+    }
     char err[256];
     m->napplied = 0;
     m->closed = false;
     return group_new(&cfg, &m->g, err, sizeof(err)) == GROUP_OK;
 }
 
-static bool setup(struct fixture *f, size_t n) {
+static bool setup_with(struct fixture *f, size_t n, bool snapshots) {
+    /* libuv writes to sockets with write(2): a peer that closed (a member
+     * shut down) must not kill the test, as keyraft-server ignores it too. */
+    signal(SIGPIPE, SIG_IGN);
     memset(f, 0, sizeof(*f));
     uv_loop_init(&f->loop);
     uv_timer_init(&f->loop, &f->tick);
@@ -96,8 +157,10 @@ static bool setup(struct fixture *f, size_t n) {
     for (size_t i = 0; i < n; i++) {
         struct member *m = &f->m[i];
         snprintf(m->dir, sizeof(m->dir), "/tmp/kr-group-XXXXXX");
-        if (mkdtemp(m->dir) == NULL)
+        snprintf(m->snapdir, sizeof(m->snapdir), "/tmp/kr-group-XXXXXX");
+        if (mkdtemp(m->dir) == NULL || mkdtemp(m->snapdir) == NULL)
             return false;
+        m->snapshots = snapshots;
         snprintf(m->address, sizeof(m->address), "127.0.0.1:%d", free_port());
         m->id = i + 1;
         members[i].id = m->id;
@@ -108,6 +171,10 @@ static bool setup(struct fixture *f, size_t n) {
             group_start(f->m[i].g) != GROUP_OK)
             return false;
     return true;
+}
+
+static bool setup(struct fixture *f, size_t n) {
+    return setup_with(f, n, false);
 }
 
 static void member_closed(void *arg) {
@@ -134,8 +201,8 @@ static bool teardown(struct fixture *f) {
     uv_run(&f->loop, UV_RUN_DEFAULT);
     ok = ok && uv_loop_close(&f->loop) == 0;
     for (size_t i = 0; i < f->n; i++) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", f->m[i].dir);
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s %s", f->m[i].dir, f->m[i].snapdir);
         ok = ok && system(cmd) == 0;
     }
     return ok;
@@ -277,5 +344,122 @@ TEST(a_member_joins_catches_up_and_votes) {
     struct group_member_info info[4];
     CHECK_EQ_INT(group_members(f.m[0].g, info, 4), 2);
     CHECK(info[1].id == 2 && info[1].role == GROUP_ROLE_VOTER);
+    CHECK(teardown(&f));
+}
+
+/* ---- Snapshots ---- */
+
+/* Files in 'dir' whose name starts with 'prefix'. */
+static size_t count_files(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+static size_t wanted_snapshots;
+static struct member *snapshot_member;
+static bool snapshots_taken(struct fixture *f) {
+    (void)f;
+    return snapshot_member->snapshots_ok >= wanted_snapshots;
+}
+
+static bool all_closed_lagging(struct fixture *f) {
+    (void)f;
+    return snapshot_member->closed;
+}
+
+static bool restored_and_applied(struct fixture *f) {
+    return snapshot_member->restores > 0 && all_applied(f);
+}
+
+TEST(snapshots_at_the_threshold_and_restart_from_the_newest) {
+    static struct fixture f;
+    CHECK(setup_with(&f, 1, true));
+    CHECK(run_until(&f, has_leader, 5000));
+    /* The library looks at the threshold after applying, and not while a
+     * snapshot is under way: propose in rounds. */
+    snapshot_member = &f.m[0];
+    for (size_t round = 0; round < 4; round++) {
+        CHECK(propose_values(&f, &f.m[0], 1 + round * 10, 10));
+        wanted_done = 10 * (round + 1);
+        CHECK(run_until(&f, proposals_done, 5000));
+        wanted_snapshots = round + 1;
+        CHECK(run_until(&f, snapshots_taken, 5000));
+    }
+    CHECK(group_snapshot_index(f.m[0].g) > 0);
+    CHECK_EQ_INT(f.m[0].snapshots_failed, 0);
+    /* The library keeps at most two; the payload files are gone. */
+    CHECK(count_files(f.m[0].dir, "snapshot-") >= 2 && count_files(f.m[0].dir, "snapshot-") <= 4);
+    CHECK_EQ_INT(count_files(f.m[0].snapdir, "temp-raft-snapshot-"), 0);
+
+    /* Restart: the newest snapshot, then the log after it. */
+    CHECK(close_members(&f));
+    CHECK(open_member(&f, 0));
+    CHECK(group_start(f.m[0].g) == GROUP_OK);
+    CHECK_EQ_INT(f.m[0].restores, 1);
+    wanted_applied = 40;
+    CHECK(run_until(&f, all_applied, 5000));
+    CHECK_EQ_INT(f.m[0].napplied, 40);
+    for (size_t i = 0; i < 40; i++)
+        CHECK_EQ_INT(f.m[0].applied[i], 1 + i);
+    CHECK(teardown(&f));
+}
+
+TEST(snapshot_on_request) {
+    static struct fixture f;
+    CHECK(setup(&f, 1));
+    CHECK(run_until(&f, has_leader, 5000));
+    /* Without hooks there are no snapshots. */
+    CHECK_EQ_INT(group_snapshot_now(f.m[0].g), GROUP_ENOSNAPSHOTS);
+    CHECK(teardown(&f));
+
+    CHECK(setup_with(&f, 1, true));
+    group_set_snapshot_limits(f.m[0].g, 1000, 0);
+    CHECK(run_until(&f, has_leader, 5000));
+    CHECK(propose_values(&f, &f.m[0], 1, 5));
+    wanted_done = 5;
+    CHECK(run_until(&f, proposals_done, 5000));
+    CHECK_EQ_INT(f.m[0].snapshots_ok, 0);
+    CHECK_EQ_INT(group_snapshot_now(f.m[0].g), GROUP_OK);
+    CHECK_EQ_INT(group_snapshot_now(f.m[0].g), GROUP_EBUSY);
+    snapshot_member = &f.m[0];
+    wanted_snapshots = 1;
+    CHECK(run_until(&f, snapshots_taken, 5000));
+    /* Nothing applied since: the snapshot is current. */
+    CHECK_EQ_INT(group_snapshot_now(f.m[0].g), GROUP_CURRENT);
+    CHECK(count_files(f.m[0].dir, "snapshot-") == 2); /* the file and its .meta */
+    CHECK(teardown(&f));
+}
+
+TEST(a_member_behind_the_compacted_log_gets_the_snapshot) {
+    static struct fixture f;
+    CHECK(setup_with(&f, 3, true));
+    CHECK(run_until(&f, has_leader, 10000));
+    struct member *leader = leader_of(&f);
+    struct member *lagging = leader == &f.m[2] ? &f.m[1] : &f.m[2];
+    group_close(lagging->g, member_closed, lagging);
+    snapshot_member = lagging;
+    CHECK(run_until(&f, all_closed_lagging, 5000));
+    snapshot_member = leader;
+    for (size_t round = 0; round < 6; round++) {
+        CHECK(propose_values(&f, leader, 1 + round * 10, 10));
+        wanted_done = 10 * (round + 1);
+        CHECK(run_until(&f, proposals_done, 10000));
+        wanted_snapshots = round / 2 + 1;
+        CHECK(run_until(&f, snapshots_taken, 10000));
+    }
+    CHECK_EQ_INT(f.done_ok, 60);
+
+    CHECK(open_member(&f, (size_t)(lagging - f.m)));
+    CHECK(group_start(lagging->g) == GROUP_OK);
+    snapshot_member = lagging;
+    wanted_applied = 60;
+    CHECK(run_until(&f, restored_and_applied, 20000));
+    CHECK(memcmp(lagging->applied, leader->applied, 60 * sizeof(uint64_t)) == 0);
     CHECK(teardown(&f));
 }
