@@ -378,11 +378,15 @@ void logfile_scan_segment(const uint8_t *buf, size_t len, uint64_t first_index, 
                   DISK_FORMAT);
         return;
     }
+    /* An open segment's batches end where its preallocated zeros begin. */
+    size_t zeros_from = len;
+    while (is_open && zeros_from > SEGMENT_HEADER_BYTES && buf[zeros_from - 1] == 0)
+        zeros_from--;
     size_t off = SEGMENT_HEADER_BYTES;
     uint64_t index = first_index;
     for (unsigned n = 1; off < len; n++) {
-        if (is_open && all_zero(buf + off, len - off))
-            break; /* the preallocated rest */
+        if (is_open && off >= zeros_from)
+            break;
         struct batch b = {.last_term = f->last_term};
         enum batch_verdict v = scan_batch(buf, len, off, index, &b);
         if (v == BATCH_OK) {
@@ -1016,8 +1020,8 @@ int logfile_check_dir(const char *dir, logfile_payload_fn payload, void *payload
                       struct logfile_report *out, char *errmsg, size_t errlen) {
     memset(out, 0, sizeof(*out));
     int rc = list_dir(dir, out, errmsg, errlen);
-    if (rc != LOGFILE_OK)
-        return rc;
+    if (rc != LOGFILE_OK || out->nfiles == 0)
+        return rc; /* an empty directory is a fresh one */
     qsort(out->files, out->nfiles, sizeof(*out->files), compare_files);
     rc = check_metadata(dir, out, errmsg, errlen);
     if (rc == LOGFILE_OK)
