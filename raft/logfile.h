@@ -34,11 +34,15 @@
  * batches of the last open segment that holds entries cut short by a crash
  * in the middle of a write (the file ends inside the batch, or the batch
  * runs into zeros that start on a 512-byte boundary and last to the end of
- * the file). Those entries were never acknowledged: cutting the file at the
- * first incomplete batch is what the library would have been given had the
- * crash come a moment earlier. Everything else (a checksum mismatch
- * anywhere, a truncated closed segment, a gap in the indexes, a bad
- * metadata file, a bad snapshot) is damage that nothing here repairs.
+ * the file; the entry headers before the cut look like entry headers, and
+ * no intact batch follows). Those entries were never acknowledged: cutting
+ * the file at the first incomplete batch is what the library would have
+ * been given had the crash come a moment earlier. Everything else (a
+ * checksum mismatch anywhere else, a truncated closed segment, a gap in the
+ * indexes, a bad metadata file, a bad snapshot, libraft's corrupt-* files)
+ * is damage that nothing here repairs. A flipped byte in the last batch
+ * that happens to look exactly like such a cut (e.g. zeros crossing a
+ * sector boundary at the end of its data) cannot be told from one.
  *
  * Never prints: results come back in a report. */
 #ifndef KR_RAFT_LOGFILE_H

@@ -202,8 +202,8 @@ static void usage(void) {
             "  --dbfilename   the dump file's name in <dir> (default dump.rdb)\n");
 }
 
-/* Runs the Raft directory check and prints it. Returns the exit status
- * and, with 'torn', the report (the caller frees it). */
+/* Runs the Raft directory check and prints a line per file. Returns the
+ * exit status; fills 'rep' (the caller frees it, also after an error). */
 static int check_raft(const char *raft_dir, const char *prefix, struct logfile_report *rep) {
     char err[512];
     int rc = logfile_check_dir(raft_dir, check_payload, NULL, rep, err, sizeof(err));
