@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -726,6 +727,32 @@ static int read_file(const char *dir, const char *name, uint8_t **buf, size_t *l
     return LOGFILE_OK;
 }
 
+/* Maps a whole non-empty file read-only (a snapshot can be as large as the
+ * dataset: no second copy in memory). Returns 0 with '*map' (munmap) or
+ * LOGFILE_EIO with the reason in 'errmsg'. */
+static int map_file(const char *dir, const char *name, void **map, size_t *len, char *errmsg,
+                    size_t errlen) {
+    char path[4200];
+    join(path, sizeof(path), dir, name);
+    int fd = open(path, O_RDONLY);
+    struct stat st = {0};
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
+        snprintf(errmsg, errlen, "can't read %s: %s", path,
+                 fd >= 0 && st.st_size == 0 ? "it is empty now" : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return LOGFILE_EIO;
+    }
+    *len = (size_t)st.st_size;
+    *map = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (*map == MAP_FAILED) {
+        snprintf(errmsg, errlen, "can't map %s: %s", path, strerror(errno));
+        return LOGFILE_EIO;
+    }
+    return LOGFILE_OK;
+}
+
 static int list_dir(const char *dir, struct logfile_report *r, char *errmsg, size_t errlen) {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -876,11 +903,12 @@ static int check_snapshots(const char *dir, logfile_payload_fn payload, void *pa
         uint64_t conf_index;
         logfile_scan_snapshot_meta(buf, len, &conf_index, meta);
         free(buf);
-        rc = read_file(dir, data->name, &buf, &len, errmsg, errlen);
+        void *map;
+        rc = map_file(dir, data->name, &map, &len, errmsg, errlen);
         if (rc != LOGFILE_OK)
             return rc;
-        rc = scan_snapshot_data(buf, len, payload, payload_arg, data);
-        free(buf);
+        rc = scan_snapshot_data(map, len, payload, payload_arg, data);
+        munmap(map, len);
         if (rc != LOGFILE_OK) {
             snprintf(errmsg, errlen, "out of memory checking %s/%s", dir, data->name);
             return rc;
