@@ -735,10 +735,14 @@ static int map_file(const char *dir, const char *name, void **map, size_t *len, 
     char path[4200];
     join(path, sizeof(path), dir, name);
     int fd = open(path, O_RDONLY);
-    struct stat st = {0};
-    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0) {
-        snprintf(errmsg, errlen, "can't read %s: %s", path,
-                 fd >= 0 && st.st_size == 0 ? "it is empty now" : strerror(errno));
+    struct stat st;
+    const char *why = NULL;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        why = strerror(errno);
+    else if (st.st_size == 0)
+        why = "it is empty now";
+    if (why != NULL) {
+        snprintf(errmsg, errlen, "can't read %s: %s", path, why);
         if (fd >= 0)
             close(fd);
         return LOGFILE_EIO;
