@@ -474,11 +474,12 @@ cases_durable() { # <kind> <pipeline> <round>
 # (every member's). Waits (bounded) until the master counts its replicas.
 replicated_set() {
     local kind=$1 members=$2 port pids i master
-    master=$(free_port)
+    # keyraft's Raft traffic uses the bus port (port + 10000): keep it free too.
+    master=$(free_cluster_port)
     start_server "$kind" "$master" --appendonly yes --appendfsync always
     pids=$STARTED_PID
     for ((i = 1; i < members; i++)); do
-        port=$(free_port)
+        port=$(free_cluster_port)
         start_server "$kind" "$port" --appendonly yes --appendfsync always
         pids="$pids $STARTED_PID"
         timeout 10 redis-cli -p "$port" REPLICAOF 127.0.0.1 "$master" >/dev/null
