@@ -20,7 +20,7 @@ import time
 import pytest
 import redis
 
-from harness import KEYRAFT, REDIS, Server, blocked_call, run_command, wait_until
+from harness import KEYRAFT, REDIS, Server, blocked_call, join_group, run_command, wait_until
 
 HOST = "127.0.0.1"
 
@@ -276,6 +276,7 @@ def test_closed_port_and_bad_addresses(pairs):
     """Connection refused, a negative port, an unknown host: Redis's texts,
     quickly (the refused case is retried once, as Redis does)."""
     pairs.src("SET", "k", "v")
+    pairs.src("CONFIG", "RESETSTAT")
     closed = socket.socket()
     closed.bind((HOST, 0))
     port = str(closed.getsockname()[1])  # bound, never listening: refused
@@ -296,6 +297,13 @@ def test_closed_port_and_bad_addresses(pairs):
             ("error", "IOERR error or timeout writing to target instance")
         assert time.monotonic() - start < 10
         assert pairs.src("GET", "k") == b"v"
+        # The errors count in INFO like Redis's (errorstats, commandstats).
+        for section in ("errorstats", "commandstats"):
+            lines = [sorted(ln for ln in run_command(side.s, "INFO", section).decode().splitlines()
+                            if "IOERR" in ln or "cmdstat_migrate" in ln) for side in pairs.sides]
+            lines = [[ln.split(",usec")[0] + ln.split(",usec_per_call=")[-1].split(",", 1)[-1]
+                      if "cmdstat" in ln else ln for ln in side] for side in lines]
+            assert lines[0] == lines[1] and lines[0], lines
     finally:
         closed.close()
 
@@ -509,6 +517,21 @@ def test_timeout_is_bounded_and_others_are_served(server, reference, fake):
         ("error", "IOERR error or timeout reading to target instance")
     rd.disconnect()
     waiter.close()
+    r.close()
+
+
+def test_target_that_never_reads(server, fake):
+    """A big value to a target that accepts but never reads: the writes
+    stall and MIGRATE gives up after its timeout (per 64 KB written)."""
+    target = fake(lambda fake, conn: fake.stopped.wait(30))
+    r = server.client()
+    r.set("big", os.urandom(30 * 1024 * 1024))
+    start = time.monotonic()
+    with pytest.raises(redis.ResponseError) as e:
+        r.execute_command("MIGRATE", HOST, target.port, "big", 0, 500)
+    assert str(e.value) == "IOERR error or timeout writing to target instance"
+    assert time.monotonic() - start < 5
+    assert r.strlen("big") == 30 * 1024 * 1024
     r.close()
 
 
@@ -770,6 +793,32 @@ def test_through_the_raft_log(kr_pair):
         r.close()
     finally:
         src.cleanup()
+
+
+def test_replicated_source(kr_pair):
+    """With a replica, the deletion is one Raft entry that the replica
+    applies too; a replica refuses MIGRATE like any write."""
+    _, dst = kr_pair
+    master = Server(KEYRAFT, args=["--appendonly", "yes"]).start()
+    replica = Server(KEYRAFT, args=["--appendonly", "yes"]).start()
+    try:
+        m, rep = master.client(), replica.client()
+        wait_until(lambda: m.set("warm", "1"), timeout=15, what="first write")
+        join_group(replica, master)
+        m.mset({"a": "1", "b": "2", "c": "3"})
+        wait_until(lambda: rep.mget("a", "b", "c") == [b"1", b"2", b"3"], timeout=10, what="replicated")
+        with pytest.raises(redis.ResponseError, match="^You can't write against a read only replica.$"):
+            rep.execute_command("MIGRATE", HOST, dst.port, "a", 0, 5000)
+        assert m.execute_command("MIGRATE", HOST, dst.port, "", 0, 5000, "KEYS", "a", "b") == b"OK"
+        assert m.exists("a", "b") == 0
+        wait_until(lambda: rep.exists("a", "b") == 0, timeout=10, what="deletion applied on the replica")
+        assert rep.get("c") == b"3"
+        assert dst.client().mget("a", "b") == [b"1", b"2"]
+        m.close()
+        rep.close()
+    finally:
+        replica.cleanup()
+        master.cleanup()
 
 
 # ---- Cluster: redis-cli's reshard sequence by hand ----
