@@ -58,6 +58,7 @@ static struct {
     uv_timer_t cron;
     bool running;
     struct link *links;
+    uint64_t myself_config; /* config_fingerprint() at the last cron */
     uint64_t sent[BUSMSG_TYPE_COUNT], received[BUSMSG_TYPE_COUNT];
     uint8_t read_buf[READ_CHUNK];
 } bus;
@@ -484,6 +485,47 @@ static void connect_node(struct cluster_node *n) {
 
 /* ---- Cron ---- */
 
+static uint64_t mix(uint64_t h, uint64_t v) {
+    return (h ^ v) * 0x100000001b3ULL;
+}
+
+/* What peers learn about myself from a message header: role, master,
+ * epochs and slots. */
+static uint64_t config_fingerprint(const struct cluster_state *cs) {
+    const struct cluster_node *me = cs->myself;
+    const struct cluster_node *master = (me->flags & CNODE_SLAVE) && me->master ? me->master : me;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = mix(h, me->flags & (CNODE_MASTER | CNODE_SLAVE | CNODE_NOFAILOVER));
+    for (int i = 0; i < CLUSTER_ID_LEN; i++)
+        h = mix(h, (uint8_t)master->id[i]);
+    h = mix(h, master->config_epoch);
+    h = mix(h, cs->current_epoch);
+    for (unsigned slot = 0; slot < SLOT_COUNT && master->slot_count > 0; slot++)
+        if (slotmap_owner(&cs->slots, slot) == master)
+            h = mix(h, slot);
+    return h;
+}
+
+/* Redis's clusterBroadcastPong: when myself's role, master, epochs or
+ * slots changed (a command, the shard following Raft, an UPDATE), every
+ * peer hears it at once instead of at its next ping. */
+static void announce_if_changed(struct cluster_state *cs) {
+    uint64_t now = config_fingerprint(cs);
+    if (now == bus.myself_config)
+        return;
+    bus.myself_config = now;
+    struct busmsg m;
+    busmsg_init(&m);
+    if (gossip_build(bus.g, cs, BUSMSG_PONG, &m) == BUSMSG_OK) {
+        size_t n;
+        struct link **targets = broadcast_targets(false, &n);
+        if (targets != NULL && n > 0)
+            send_to(&m, targets, n);
+        free(targets);
+    }
+    busmsg_close(&m);
+}
+
 static void on_cron(uv_timer_t *timer) {
     (void)timer;
     struct cluster_state *cs = cluster_mode_state();
@@ -499,6 +541,7 @@ static void on_cron(uv_timer_t *timer) {
         connect_node(n);
     }
     apply_changes(gossip_cron(bus.g, cs, server_now_ms()));
+    announce_if_changed(cs);
 }
 
 /* ---- Life cycle ---- */
@@ -519,6 +562,7 @@ int cluster_bus_start(struct cluster_state *cs) {
         return -1;
     }
     bus.cs = cs;
+    bus.myself_config = config_fingerprint(cs);
     configure_gossip();
     cluster_state_set_delete_cb(cs, on_node_deleted, NULL);
     uv_timer_init(server.loop, &bus.cron);

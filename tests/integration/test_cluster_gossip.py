@@ -63,6 +63,16 @@ def info(server):
     return dict(line.split(":", 1) for line in text.split("\r\n") if line)
 
 
+def tolerant(predicate):
+    """The predicate, counting a node still loading its log as "not yet"."""
+    def run():
+        try:
+            return predicate()
+        except (redis.BusyLoadingError, redis.ConnectionError):
+            return False
+    return run
+
+
 def slot_signature(server):
     """redis-cli's clusterManagerGetConfigSignature: every node line with
     slots, as id:sorted slot tokens."""
@@ -228,7 +238,7 @@ def test_kill_master_is_detected_then_recovers(cluster6):
     victim.log.close()
     victim.start()
     for s in cluster6:
-        wait_until(lambda s=s: info(s)["cluster_state"] == "ok", timeout=20,
+        wait_until(tolerant(lambda s=s: info(s)["cluster_state"] == "ok"), timeout=20,
                    what=f"cluster_state:ok on {s.port} after the restart")
     for s in others:
         wait_until(lambda s=s: "fail" not in flags_of(s, victim_id)
@@ -270,5 +280,69 @@ def test_meet_by_one_node_spreads_to_all_and_forget_bans():
             time.sleep(0.1)
         assert info(nodes[0])["cluster_known_nodes"] == "3"
         assert gone in {f[0] for f in nodes_lines(nodes[1])}
+    finally:
+        stop_nodes(nodes)
+
+
+def masters_and_replicas(server):
+    masters, replicas = {}, {}
+    for f in nodes_lines(server):
+        if "master" in f[2] and "fail" not in f[2] and len(f) > 8:
+            masters[f[0]] = f[8:]
+        elif "slave" in f[2]:
+            replicas[f[0]] = f[3]
+    return masters, replicas
+
+
+@pytest.mark.parametrize("count,replicas", [(6, 1), (9, 2)])
+def test_create_with_replicas(count, replicas):
+    nodes = start_nodes(count)
+    try:
+        create(nodes, replicas)
+        check_clean(nodes[0])
+        # Every node sees 3 masters and every replica's master, identically.
+        wait_until(lambda: len({repr(sorted(masters_and_replicas(s)[0].items()))
+                                + repr(sorted(masters_and_replicas(s)[1].items()))
+                                for s in nodes}) == 1, timeout=10,
+                   what="the same masters and replicas everywhere")
+        masters, reps = masters_and_replicas(nodes[0])
+        assert len(masters) == 3 and len(reps) == 3 * replicas
+        assert set(reps.values()) == set(masters)
+        if replicas < 2:
+            return
+        # A master killed: its shard elects a new leader, gossip spreads the
+        # new owner (a higher config epoch) and every node agrees again.
+        victim = next(s for s in nodes if myid(s) == next(iter(masters)))
+        victim_id = myid(victim)
+        # Both replicas are members of the victim's Raft group and have its
+        # log first (a member with an empty log cannot be elected).
+
+        def replicas_caught_up():
+            role = victim.client().execute_command("ROLE")
+            return len(role[2]) == 2 and all(int(r[2]) == int(role[1]) > 0 for r in role[2])
+
+        wait_until(replicas_caught_up, timeout=15, what="two caught-up replicas")
+        victim.proc.send_signal(signal.SIGKILL)
+        victim.proc.wait(10)
+        others = [s for s in nodes if s is not victim]
+
+        def promoted():
+            sigs = {slot_signature(s) for s in others}
+            if len(sigs) != 1:
+                return False
+            return victim_id not in next(iter(sigs)) and \
+                all(info(s)["cluster_state"] == "ok" for s in others)
+
+        wait_until(promoted, timeout=20, interval=0.1, what="a promoted replica everywhere")
+        # The old master comes back as a replica of the new one (an UPDATE).
+        victim.log.close()
+        victim.start()
+        new_master = next(f[0] for f in nodes_lines(others[0])
+                          if f[0] in reps and "master" in f[2])
+        wait_until(tolerant(lambda: all(flags_of(s, victim_id) is not None
+                                        and "slave" in flags_of(s, victim_id) for s in nodes)),
+                   timeout=20, what="the old master as a replica everywhere")
+        assert [f[3] for f in nodes_lines(victim) if "myself" in f[2]] == [new_master]
+        check_clean(others[0])
     finally:
         stop_nodes(nodes)
