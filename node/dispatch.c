@@ -115,8 +115,10 @@ bool dispatch_joins_pending_writes(const struct client *c, int argc, char **argv
     const struct command *cmd = command_lookup(argv[0], argvlen[0]);
     if (cmd != NULL && cmd->subcommands != NULL && argc >= 2)
         cmd = command_lookup_sub(cmd, argv[1], argvlen[1]);
-    return cmd != NULL && (cmd->flags & CMD_WRITE) &&
-           !(cmd->flags & (CMD_BLOCKING | CMD_PROPOSES_EFFECTS));
+    if (cmd == NULL)
+        return false;
+    uint32_t flags = script_command_flags(cmd, argc, argv, argvlen);
+    return (flags & CMD_WRITE) && !(flags & (CMD_BLOCKING | CMD_PROPOSES_EFFECTS));
 }
 
 void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) {
@@ -184,7 +186,8 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
         return;
     }
     /* CLIENT PAUSE holds the command; it runs through here again later. */
-    if (pause_postpones(c, cmd) && pause_postpone(c, argc, argv, argvlen))
+    uint32_t flags = script_command_flags(cmd, argc, argv, argvlen);
+    if (pause_postpones(c, cmd, flags) && pause_postpone(c, argc, argv, argvlen))
         return;
     if (multi_queues(c, cmd)) {
         multi_queue(c, cmd, argc, argv, argvlen);
@@ -210,7 +213,7 @@ void dispatch_command(struct client *c, int argc, char **argv, size_t *argvlen) 
     unsigned long long errors_before = ctx.out->error_count;
     size_t reply_start = ctx.out->len;
     uint64_t start_us = server_monotonic_us();
-    if ((cmd->flags & CMD_WRITE) && !(cmd->flags & CMD_PROPOSES_EFFECTS)) {
+    if ((flags & CMD_WRITE) && !(flags & CMD_PROPOSES_EFFECTS)) {
         propose_write(&ctx);
     } else {
         ctx.now_ms = server_now_ms_at(start_us);

@@ -43,11 +43,11 @@ enum pause_type pause_current(void) {
     return pause_type;
 }
 
-bool pause_postpones(const struct client *c, const struct command *cmd) {
+bool pause_postpones(const struct client *c, const struct command *cmd, uint32_t flags) {
     enum pause_type type = pause_current();
     if (type == PAUSE_OFF || (c->flags & CLIENT_MONITOR))
         return false;
-    if (type == PAUSE_ALL || (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
+    if (type == PAUSE_ALL || (flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
         return true;
     /* Redis 7.0 processCommand: an EXEC counts as a write when its queue
      * holds a write or may_replicate command (queued before the pause). */

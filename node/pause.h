@@ -28,8 +28,9 @@ void pause_start(enum pause_type type, int64_t end_ms);
 void pause_end(void);
 /* The pause in force at this moment (PAUSE_OFF once the deadline passed). */
 enum pause_type pause_current(void);
-/* Whether client 'c' must wait before running 'cmd'. */
-bool pause_postpones(const struct client *c, const struct command *cmd);
+/* Whether client 'c' must wait before running 'cmd', called with 'flags'
+ * (script_command_flags). */
+bool pause_postpones(const struct client *c, const struct command *cmd, uint32_t flags);
 /* Parks 'c' with a copy of its command ('argv' borrowed). Returns false when
  * out of memory; the caller then runs the command at once. */
 bool pause_postpone(struct client *c, int argc, char **argv, const size_t *argvlen);

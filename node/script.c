@@ -17,6 +17,7 @@
 #include "node/command.h"
 #include "node/config.h"
 #include "node/exec.h"
+#include "node/function.h"
 #include "node/log.h"
 #include "node/script_convert.h"
 #include "node/script_lib.h"
@@ -1043,6 +1044,50 @@ bool script_cache_exists(const char *sha, size_t len) {
     bool found = lua_getfield(engine.L, -1, key) != LUA_TNIL;
     lua_pop(engine.L, 2);
     return found;
+}
+
+/* The flags a script declared, or SCRIPT_FLAG_EVAL_COMPAT (none, or it is
+ * unknown here: the call then reports what is wrong when it runs). */
+static unsigned declared_flags(const struct command *cmd, int argc, char **argv,
+                               const size_t *argvlen) {
+    unsigned flags = SCRIPT_FLAG_EVAL_COMPAT;
+    if (argc < 2)
+        return flags;
+    if (strcmp(cmd->fullname, "eval") == 0) {
+        struct resp_out discard;
+        resp_out_init_discard(&discard);
+        if (parse_shebang(argv[1], argvlen[1], &flags, &discard) != 0)
+            return SCRIPT_FLAG_EVAL_COMPAT;
+    } else if (strcmp(cmd->fullname, "evalsha") == 0) {
+        if (script_cache_find(argv[1], argvlen[1], &flags))
+            lua_pop(engine.L, 1);
+        else
+            flags = SCRIPT_FLAG_EVAL_COMPAT;
+    } else if (strcmp(cmd->fullname, "fcall") == 0) {
+        const struct function *f = function_find(argv[1], argvlen[1]);
+        if (f != NULL)
+            flags = f->flags;
+    }
+    return flags;
+}
+
+uint32_t script_command_flags(const struct command *cmd, int argc, char **argv,
+                              const size_t *argvlen) {
+    if (!(cmd->flags & CMD_WRITE) || cmd->handler == NULL)
+        return cmd->flags;
+    unsigned declared = declared_flags(cmd, argc, argv, argvlen);
+    if (declared & SCRIPT_FLAG_EVAL_COMPAT)
+        return cmd->flags;
+    /* Redis 7.0 scriptFlagsToCmdFlags. */
+    uint32_t flags =
+        cmd->flags & ~(uint32_t)(CMD_STALE | CMD_DENYOOM | CMD_WRITE | CMD_MAY_REPLICATE);
+    if (!(declared & (SCRIPT_FLAG_ALLOW_OOM | SCRIPT_FLAG_NO_WRITES)))
+        flags |= CMD_DENYOOM;
+    if (!(declared & SCRIPT_FLAG_NO_WRITES))
+        flags |= CMD_WRITE;
+    if (declared & SCRIPT_FLAG_ALLOW_STALE)
+        flags |= CMD_STALE;
+    return flags;
 }
 
 bool script_cache_find(const char *sha, size_t len, unsigned *flags) {

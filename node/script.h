@@ -101,6 +101,15 @@ const char *script_cache_body(const char *sha, size_t len, size_t *body_len);
 void script_cache_flush(void);
 size_t script_cache_count(void);
 
+/* The flags dispatch applies to this call of 'cmd': for EVAL, EVALSHA and
+ * FCALL of a script or function that declares flags (a shebang, or
+ * register_function's flags), those decide instead of the command's, as
+ * Redis 7.0's getCommandFlags: no-writes makes the call a read (served at
+ * once, on replicas, during CLIENT PAUSE WRITE), allow-oom drops denyoom,
+ * allow-stale adds stale. Any other command: cmd->flags. */
+uint32_t script_command_flags(const struct command *cmd, int argc, char **argv,
+                              const size_t *argvlen);
+
 /* ---- Busy scripts ---- */
 
 /* A script is running (only observable from the busy loop). */

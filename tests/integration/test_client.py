@@ -387,6 +387,36 @@ def test_pause_write_holds_unreported_may_replicate(request, which, command):
     other.close()
 
 
+NO_WRITES_LIBRARY = ("#!lua name=pauselib\n"
+                     "redis.register_function{function_name='ro', callback=function() return 1 end,"
+                     " flags={'no-writes'}}\n"
+                     "redis.register_function('rw', function() return 2 end)")
+
+
+@pytest.mark.parametrize("which", ["server", "reference"])
+def test_pause_write_follows_script_declared_flags(request, which):
+    """Redis 7.0 getCommandFlags: a script or function that declares flags is
+    judged by them, so a WRITE pause lets no-writes ones run and holds the
+    others (and EVAL without a shebang, which may write)."""
+    target = request.getfixturevalue(which)
+    admin = target.client()
+    assert admin.execute_command("FUNCTION", "LOAD", NO_WRITES_LIBRARY) == b"pauselib"
+    ro_sha = admin.script_load("#!lua flags=no-writes\nreturn 3")
+    other = RawResp(target.port)
+    assert admin.execute_command("CLIENT", "PAUSE", 10000, "WRITE") == b"OK"
+    assert other.call("EVAL", "#!lua flags=no-writes\nreturn 1", "0") == b":1\r\n"
+    assert other.call("EVALSHA", ro_sha, "0") == b":3\r\n"
+    assert other.call("FCALL", "ro", "0") == b":1\r\n"
+    for held in (("FCALL", "rw", "0"), ("EVAL", "#!lua\nreturn 4", "0"), ("EVAL", "return 5", "0")):
+        other.send(*held)
+        assert not has_reply(other, 0.3), held
+        assert admin.execute_command("CLIENT", "UNPAUSE") == b"OK"
+        assert other.read_reply() in (b":2\r\n", b":4\r\n", b":5\r\n")
+        assert admin.execute_command("CLIENT", "PAUSE", 10000, "WRITE") == b"OK"
+    assert admin.execute_command("CLIENT", "UNPAUSE") == b"OK"
+    other.close()
+
+
 def test_pause_write_holds_exec_with_queued_writes(server):
     """Redis 7.0: EXEC counts as a write when its queue holds a write
     (queued before the pause); a read-only EXEC runs at once."""

@@ -107,3 +107,27 @@ def test_master_with_unlogged_data_refuses_replicas():
         assert "appendonly yes" in str(e)
     finally:
         a.cleanup()
+
+
+def test_replica_runs_scripts_that_declare_no_writes(trio):
+    """Redis 7.0: a read-only replica runs EVAL/FCALL of scripts flagged
+    no-writes and refuses the others with -READONLY."""
+    master, replica = trio[0], trio[1]
+    m = master.client()
+    m.execute_command("FUNCTION", "LOAD",
+                      "#!lua name=lib\n"
+                      "redis.register_function{function_name='ro', flags={'no-writes'},"
+                      " callback=function(keys) return redis.call('GET', keys[1]) end}\n"
+                      "redis.register_function('rw', function(keys) return 1 end)")
+    m.set("k", "v")
+    join(replica, master)
+    r = replica.client()
+    wait_until(lambda: r.get("k") == b"v", timeout=10, what="k replicated")
+    wait_until(lambda: r.execute_command("FUNCTION", "LIST") != [], timeout=10,
+               what="library replicated")
+    assert r.eval("#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])", 1, "k") == b"v"
+    assert r.execute_command("FCALL", "ro", 1, "k") == b"v"
+    for call in (lambda: r.execute_command("FCALL", "rw", 1, "k"),
+                 lambda: r.eval("return 1", 0)):
+        with pytest.raises(redis.exceptions.ReadOnlyError):
+            call()
