@@ -23,7 +23,7 @@ struct migrate_conn {
     uv_connect_t connect_req;
     uv_write_t write_req;
     uv_getaddrinfo_t resolve_req;
-    struct migrate_conn *prev, *next; /* every open connection */
+    struct migrate_conn *prev, *next; /* every open connection, most recently used first */
 
     char *name; /* "host:port", the cache key */
     size_t namelen;
@@ -103,6 +103,14 @@ void migrate_conn_close(struct migrate_conn *mc) {
     uv_close((uv_handle_t *)&mc->timer, on_handle_closed);
 }
 
+static void push_front(struct migrate_conn *mc) {
+    mc->prev = NULL;
+    mc->next = conns;
+    if (conns != NULL)
+        conns->prev = mc;
+    conns = mc;
+}
+
 struct migrate_conn *migrate_conn_take(const char *host, size_t hostlen, const char *port,
                                        size_t portlen) {
     for (struct migrate_conn *mc = conns; mc != NULL; mc = mc->next) {
@@ -147,10 +155,7 @@ struct migrate_conn *migrate_conn_take(const char *host, size_t hostlen, const c
     mc->timer.data = mc;
     mc->open_handles = 2;
     mc->is_taken = true;
-    mc->next = conns;
-    if (conns != NULL)
-        conns->prev = mc;
-    conns = mc;
+    push_front(mc);
     return mc;
 }
 
@@ -200,8 +205,10 @@ void migrate_conn_give_back(struct migrate_conn *mc) {
             return;
         }
     }
+    /* Most recently used first, so the last cached one is the least recently used. */
+    unlink_conn(mc);
+    push_front(mc);
     if (cached_count >= MIGRATE_CONN_MAX) {
-        /* The list has the most recently taken first: drop the oldest cached. */
         struct migrate_conn *oldest = NULL;
         for (struct migrate_conn *other = conns; other != NULL; other = other->next)
             if (other->is_cached)

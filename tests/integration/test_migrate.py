@@ -648,6 +648,35 @@ def test_concurrent_write_is_not_lost(server, fake):
     r.close()
 
 
+def test_cache_keeps_64_connections(server, fake):
+    """At most 64 cached connections (Redis's MIGRATE_SOCKET_CACHE_ITEMS):
+    the 65th target makes the least recently used one close."""
+    closed = []
+
+    def ok_until_closed(fake, conn):
+        data = b""
+        conn.settimeout(30)
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                closed.append(fake.port)
+                return
+            cmds, data = resp_commands(data + chunk)
+            conn.sendall(b"+OK\r\n" * len(cmds))
+
+    targets = [fake(ok_until_closed) for _ in range(65)]
+    r = server.client()
+    r.set("k", "v")
+    for t in targets[:64]:
+        assert r.execute_command("MIGRATE", HOST, t.port, "k", 0, 5000, "COPY") == b"OK"
+    # Using the first again makes the second the least recently used.
+    assert r.execute_command("MIGRATE", HOST, targets[0].port, "k", 0, 5000, "COPY") == b"OK"
+    assert closed == []
+    assert r.execute_command("MIGRATE", HOST, targets[64].port, "k", 0, 5000, "COPY") == b"OK"
+    wait_until(lambda: closed == [targets[1].port], timeout=5, what="LRU connection closed")
+    r.close()
+
+
 def test_deletion_checks_what_it_deletes():
     """KEYRAFT MIGRATED (the write MIGRATE proposes) deletes a key only if
     its digest (DEBUG DIGEST-VALUE) and expiry are still those sent."""
