@@ -169,10 +169,12 @@ static void send_message(struct link *link, enum busmsg_type type) {
     busmsg_close(&m);
 }
 
-/* Every node with a link that finished its handshake, except myself;
- * 'shard_only' keeps myself's master and its replicas. Returns an owned
- * array (free()) of their links and its size in '*n'. */
-static struct link **broadcast_targets(bool shard_only, size_t *n) {
+enum targets { TO_ALL, TO_MY_SHARD, TO_OTHER_SHARDS };
+
+/* Every node with a link that finished its handshake, except myself, in
+ * 'which' shards (myself's shard: its master and the master's replicas).
+ * Returns an owned array (free()) of their links and its size in '*n'. */
+static struct link **broadcast_targets(enum targets which, size_t *n) {
     struct cluster_state *cs = bus.cs;
     struct link **targets = malloc((cs->node_count ? cs->node_count : 1) * sizeof(*targets));
     *n = 0;
@@ -185,7 +187,8 @@ static struct link **broadcast_targets(bool shard_only, size_t *n) {
         struct cluster_node *node = cs->nodes[i];
         if (node->bus_link == NULL || (node->flags & (CNODE_MYSELF | CNODE_HANDSHAKE)))
             continue;
-        if (shard_only && node != my_master && node->master != my_master)
+        bool mine = node == my_master || node->master == my_master;
+        if ((which == TO_MY_SHARD && !mine) || (which == TO_OTHER_SHARDS && mine))
             continue;
         targets[(*n)++] = node->bus_link;
     }
@@ -207,7 +210,7 @@ static void op_send_fail(void *arg, const struct cluster_node *failing) {
     if (gossip_build(bus.g, bus.cs, BUSMSG_FAIL, &m) == BUSMSG_OK) {
         memcpy(m.fail_about, failing->id, CLUSTER_ID_LEN + 1);
         size_t n;
-        struct link **targets = broadcast_targets(false, &n);
+        struct link **targets = broadcast_targets(TO_ALL, &n);
         if (targets != NULL)
             send_to(&m, targets, n);
         free(targets);
@@ -518,7 +521,7 @@ static void announce_if_changed(struct cluster_state *cs) {
     busmsg_init(&m);
     if (gossip_build(bus.g, cs, BUSMSG_PONG, &m) == BUSMSG_OK) {
         size_t n;
-        struct link **targets = broadcast_targets(false, &n);
+        struct link **targets = broadcast_targets(TO_ALL, &n);
         if (targets != NULL && n > 0)
             send_to(&m, targets, n);
         free(targets);
@@ -602,9 +605,16 @@ unsigned cluster_bus_failure_reports(struct cluster_node *n) {
 }
 
 void cluster_bus_publish(const char *channel, size_t chlen, const char *msg, size_t msglen,
-                         bool shard) {
+                         bool shard, bool applied) {
     if (!bus.running)
         return;
+    enum targets which = shard ? TO_MY_SHARD : TO_ALL;
+    if (applied) {
+        /* Every member of the shard ran it: the master tells the others. */
+        if (shard || !(bus.cs->myself->flags & CNODE_MASTER))
+            return;
+        which = TO_OTHER_SHARDS;
+    }
     struct busmsg m;
     busmsg_init(&m);
     enum busmsg_type type = shard ? BUSMSG_PUBLISHSHARD : BUSMSG_PUBLISH;
@@ -614,7 +624,7 @@ void cluster_bus_publish(const char *channel, size_t chlen, const char *msg, siz
         m.message = msg;
         m.message_len = msglen;
         size_t n;
-        struct link **targets = broadcast_targets(shard, &n);
+        struct link **targets = broadcast_targets(which, &n);
         if (targets != NULL && n > 0)
             send_to(&m, targets, n);
         free(targets);

@@ -32,9 +32,12 @@ void cluster_bus_forget(struct cluster_node *n);
 /* CLUSTER COUNT-FAILURE-REPORTS: valid failure reports about 'n'. */
 unsigned cluster_bus_failure_reports(struct cluster_node *n);
 /* PUBLISH / SPUBLISH on this node: sends the message to every other node
- * ('shard' false) or to the other nodes of this node's shard. */
+ * ('shard' false) or to the other nodes of this node's shard. 'applied':
+ * the command runs from the shard's log (a script), so every member of the
+ * shard delivers it itself and only the master sends it on, to the other
+ * shards. */
 void cluster_bus_publish(const char *channel, size_t chlen, const char *msg, size_t msglen,
-                         bool shard);
+                         bool shard, bool applied);
 
 /* Appends CLUSTER INFO's cluster_stats_messages_* lines (Redis 7.0: one
  * line per message type seen, then the totals) to 'buf' (NUL-terminated,

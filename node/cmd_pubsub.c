@@ -75,7 +75,8 @@ void cmd_publish(struct exec_ctx *ctx) {
         pubsub_publish(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2]);
     /* Redis 7.0: in cluster mode every other node delivers it too. */
     if (cfg.cluster_enabled)
-        cluster_bus_publish(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2], false);
+        cluster_bus_publish(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2], false,
+                            ctx->is_apply);
     resp_add_int(ctx->out, receivers);
 }
 
@@ -84,7 +85,8 @@ void cmd_spublish(struct exec_ctx *ctx) {
         pubsub_publish_shard(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2]);
     /* Redis 7.0: the other nodes of this shard deliver it too. */
     if (cfg.cluster_enabled)
-        cluster_bus_publish(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2], true);
+        cluster_bus_publish(ctx->argv[1], ctx->argvlen[1], ctx->argv[2], ctx->argvlen[2], true,
+                            ctx->is_apply);
     resp_add_int(ctx->out, receivers);
 }
 

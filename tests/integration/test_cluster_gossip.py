@@ -294,6 +294,30 @@ def masters_and_replicas(server):
     return masters, replicas
 
 
+def publish_from_a_script_arrives_once(nodes, masters, reps):
+    """A PUBLISH inside EVAL runs on every member of the shard (the script
+    is applied from the log): each subscriber still gets it once."""
+    by_id = {myid(s): s for s in nodes}
+    master_id = next(iter(masters))
+    replica = by_id[next(r for r, m in reps.items() if m == master_id)]
+    elsewhere = by_id[next(m for m in masters if m != master_id)]
+    subs = [replica.client().pubsub(), elsewhere.client().pubsub()]
+    for p in subs:
+        p.subscribe("events")
+        wait_until(lambda p=p: p.get_message(timeout=0.1) is not None, timeout=5)
+    by_id[master_id].client().eval("return redis.call('publish', 'events', 'x')", 0)
+    by_id[master_id].client().publish("events", "y")
+    for p in subs:
+        got = []
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            m = p.get_message(timeout=0.1)
+            if m is not None and m["type"] == "message":
+                got.append(m["data"])
+        assert sorted(got) == [b"x", b"y"], got
+        p.close()
+
+
 @pytest.mark.parametrize("count,replicas", [(6, 1), (9, 2)])
 def test_create_with_replicas(count, replicas):
     nodes = start_nodes(count)
@@ -308,7 +332,8 @@ def test_create_with_replicas(count, replicas):
         masters, reps = masters_and_replicas(nodes[0])
         assert len(masters) == 3 and len(reps) == 3 * replicas
         assert set(reps.values()) == set(masters)
-        if replicas < 2:
+        if replicas == 1:
+            publish_from_a_script_arrives_once(nodes, masters, reps)
             return
         # A master killed: its shard elects a new leader, gossip spreads the
         # new owner (a higher config epoch) and every node agrees again.
