@@ -374,8 +374,11 @@ static void start_attempt(struct migrate_job *job) {
         conclude(job, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
-    job->bufs[0] = uv_buf_init(job->head.buf, (unsigned)job->head.len);
-    job->bufs[1] = uv_buf_init(job->body.buf, (unsigned)job->body.len);
+    /* Set directly: uv_buf_init takes an unsigned int, a body may be bigger. */
+    job->bufs[0].base = job->head.buf;
+    job->bufs[0].len = job->head.len;
+    job->bufs[1].base = job->body.buf;
+    job->bufs[1].len = job->body.len;
     size_t nlines = (job->password != NULL) + job->sends_select + job->round_count;
     migrate_conn_exchange(job->conn, job->bufs, 2, nlines, job->timeout_ms, on_line, on_done, job);
 }

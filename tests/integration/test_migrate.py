@@ -900,9 +900,19 @@ def test_reshard_one_slot(cluster2):
     assert run_command(cb, "GET", keys[0]) == ("error", f"MOVED {slot} 127.0.0.1:{a.port}")
     assert run_command(cb, "RESTORE", keys[0], "0", "x") == ("error", f"MOVED {slot} 127.0.0.1:{a.port}")
     # RESTORE-ASKING carries the asking flag: served on the importing node
-    # without ASKING (here it fails on the payload, after the redirect check).
+    # without ASKING; elsewhere it is redirected like RESTORE.
+    payload = run_command(ca, "DUMP", keys[1])
     assert run_command(cb, "RESTORE-ASKING", "{s}new", "0", "x") == \
         ("error", "DUMP payload version or checksum are wrong")
+    assert run_command(cb, "RESTORE-ASKING", "{s}new", "0", payload) == b"OK"
+    assert run_command(cb, "RESTORE-ASKING", "{s}new", "0", payload) == \
+        ("error", "BUSYKEY Target key name already exists.")
+    assert run_command(cb, "RESTORE-ASKING", "bar", "0", payload) == \
+        ("error", f"MOVED 5061 127.0.0.1:{a.port}")
+    assert run_command(cb, "ASKING") == b"OK"
+    assert run_command(cb, "GET", "{s}new") == keys[1].encode()
+    assert run_command(cb, "ASKING") == b"OK"
+    assert run_command(cb, "DEL", "{s}new") == 1
     # 3: move the keys in batches, as redis-cli does (pipeline 10).
     moved = 0
     while True:
