@@ -62,19 +62,33 @@ static void path_in_dir(char *buf, size_t len, const char *name) {
     snprintf(buf, len, "%s/%s", cfg.dir, name);
 }
 
-static void load_member_file(void) {
+/* Reads <dir>/keyraft.member if there is one. Returns 0, or -1 after
+ * logging why when it exists but cannot be read or parsed: going on without
+ * it would give the node a new member id that its log's configuration does
+ * not know (so it could never lead), or forget that it joined a group. */
+static int load_member_file(void) {
     char path[4096];
     path_in_dir(path, sizeof(path), "keyraft.member");
     FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return;
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        log_warning("Can't read %s: %s. Exiting.", path, strerror(errno));
+        return -1;
+    }
     char how[32] = "";
     uint64_t id = 0;
-    if (fscanf(f, "%" SCNu64 " %31s", &id, how) == 2 && id != 0) {
-        member_id = id;
-        membership = strcmp(how, "joined") == 0 ? MEMBER_JOINED : MEMBER_BOOTSTRAPPED;
-    }
+    int fields = fscanf(f, "%" SCNu64 " %31s", &id, how);
     fclose(f);
+    if (fields != 2 || id == 0 ||
+        (strcmp(how, "joined") != 0 && strcmp(how, "bootstrapped") != 0)) {
+        log_warning("Bad member file %s: expected \"<member id> bootstrapped|joined\". Exiting.",
+                    path);
+        return -1;
+    }
+    member_id = id;
+    membership = strcmp(how, "joined") == 0 ? MEMBER_JOINED : MEMBER_BOOTSTRAPPED;
+    return 0;
 }
 
 static int save_member_file(void) {
@@ -254,7 +268,8 @@ static void replay_alone(void) {
 }
 
 int shard_init(void) {
-    load_member_file();
+    if (load_member_file() != 0)
+        return -1;
     if (cfg.cluster_enabled && member_id != 0 && member_id != shard_member_id())
         log_warning("%s/keyraft.member names member %" PRIu64 ", but this cluster node's id "
                     "maps to member %" PRIu64 ": using the latter",

@@ -7,8 +7,9 @@
  * directory itself. Every file of the Raft log (raft/logfile.h: metadata,
  * segments batch by batch with their checksums, every entry decoded,
  * index continuity, snapshots and their payloads) and the dump file
- * (storage/snapshot.h, fully decoded) gets one line: OK, or the first
- * damage with its byte offset and reason. Then a summary.
+ * (storage/snapshot.h, fully decoded) and the member file
+ * (<dir>/keyraft.member) get one line each: OK, or the first damage with
+ * its byte offset and reason. Then a summary.
  *
  * Exit status: 0 when everything is sound, 1 when anything is damaged (a
  * torn tail included), 2 on a usage error. --fix cuts a torn tail of the
@@ -184,6 +185,27 @@ static bool check_dump(const char *path, const char *shown) {
     return ok;
 }
 
+/* Checks <dir>/keyraft.member ("<member id> bootstrapped|joined", see
+ * node/shard.c). Returns true when it is sound. */
+static bool check_member_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        printf("keyraft.member: DAMAGED at byte 0: can't open: %s\n", strerror(errno));
+        return false;
+    }
+    char how[32] = "";
+    uint64_t id = 0;
+    int fields = fscanf(f, "%" SCNu64 " %31s", &id, how);
+    fclose(f);
+    if (fields != 2 || id == 0 ||
+        (strcmp(how, "joined") != 0 && strcmp(how, "bootstrapped") != 0)) {
+        printf("keyraft.member: DAMAGED at byte 0: expected \"<member id> bootstrapped|joined\"\n");
+        return false;
+    }
+    printf("keyraft.member: OK, member %" PRIu64 ", %s\n", id, how);
+    return true;
+}
+
 static bool confirm(const struct logfile_file *f) {
     printf("This will cut %s at byte %" PRIu64 ", dropping %" PRIu64
            " bytes that were never acknowledged.\nContinue? [y/N]: ",
@@ -276,6 +298,11 @@ int main(int argc, char **argv) {
         status = check_raft(raft_dir, prefix, &rep);
     if (has_dump && !check_dump(dump, shown_dump))
         status = EXIT_DAMAGED;
+    char member[4200];
+    snprintf(member, sizeof(member), "%s/keyraft.member", dir);
+    bool member_damaged = prefix[0] != '\0' && file_exists(member) && !check_member_file(member);
+    if (member_damaged)
+        status = EXIT_DAMAGED;
 
     if (fix && rep.torn != NULL) {
         if (!yes && !confirm(rep.torn)) {
@@ -291,7 +318,7 @@ int main(int argc, char **argv) {
                 printf("Cut %s%s at byte %" PRIu64 ". Checking again:\n", prefix, name, at);
                 logfile_report_free(&rep);
                 status = check_raft(raft_dir, prefix, &rep);
-                if (has_dump && !check_dump(dump, shown_dump))
+                if ((has_dump && !check_dump(dump, shown_dump)) || member_damaged)
                     status = EXIT_DAMAGED;
             }
         }

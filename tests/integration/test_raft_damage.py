@@ -437,3 +437,16 @@ def test_snapshot_meta_cut_short(snap_damaged):
     d, snap = snap_damaged()
     d.truncate(snap + ".meta", 50)
     assert_refused(d, snap + ".meta", 50, "configuration cut short")
+
+
+def test_member_file_damaged(damaged):
+    """Without its member id the node would start under a new one its log's
+    configuration does not know, and never lead."""
+    d = damaged()
+    with open(os.path.join(d.dir, "keyraft.member"), "w") as fh:
+        fh.write("12x4 bootstr\n")
+    rc, out = run_check(d.dir)
+    assert rc == 1 and "keyraft.member: DAMAGED at byte 0: " in out, out
+    rc, log = d.refuses_to_start()
+    assert rc == 1, log
+    assert f"Bad member file {d.dir}/keyraft.member" in log, log
