@@ -25,7 +25,7 @@ struct sim_node {
     int pings, fails, updates, drops, replica_of;
     char last_fail[CLUSTER_ID_LEN + 1], last_update_to[CLUSTER_ID_LEN + 1],
         last_update_about[CLUSTER_ID_LEN + 1];
-    bool no_links; /* link_age_ms answers -1 */
+    int64_t link_age_ms; /* what link_age_ms answers for every node */
 };
 
 static void op_send_ping(void *arg, struct cluster_node *to) {
@@ -52,7 +52,7 @@ static void op_drop_link(void *arg, struct cluster_node *n) {
 static int64_t op_link_age(void *arg, const struct cluster_node *n) {
     struct sim_node *s = arg;
     (void)n;
-    return s->no_links ? -1 : 0;
+    return s->link_age_ms;
 }
 static void op_log(void *arg, enum gossip_log_level level, const char *text) {
     (void)arg, (void)level, (void)text;
@@ -528,4 +528,176 @@ TEST(gossip_replica_header_carries_master_slots_and_epoch) {
     CHECK(m.ip[0] == '\0'); /* not announced */
     busmsg_close(&m);
     sim_free(a);
+}
+
+TEST(gossip_ignores_fail_and_update_from_unknown_or_stale) {
+    struct sim_node *a = sim_new(ID_A, 7000), *b = sim_new(ID_B, 7001);
+    struct cluster_node *c_on_a = cluster_node_add(a->cs, ID_C, CNODE_MASTER, 0);
+    c_on_a->config_epoch = 5;
+    cluster_node_add(b->cs, ID_C, CNODE_MASTER, 0)->config_epoch = 4;
+    /* b is unknown to a: its FAIL and UPDATE change nothing. */
+    struct busmsg m;
+    CHECK(build_about(b, BUSMSG_FAIL, ID_C, &m));
+    deliver(a, &m, NULL, "127.0.0.1", 10);
+    busmsg_close(&m);
+    CHECK(!(c_on_a->flags & CNODE_FAIL));
+    introduce(a, b);
+    /* Known now, but the UPDATE is older than what a knows. */
+    assign(b, known(b, ID_C), 0, 9);
+    CHECK(build_about(b, BUSMSG_UPDATE, ID_C, &m));
+    deliver(a, &m, NULL, "127.0.0.1", 20);
+    busmsg_close(&m);
+    CHECK_EQ_INT(c_on_a->slot_count, 0);
+    CHECK_EQ_INT(c_on_a->config_epoch, 5);
+    /* A FAIL about myself is ignored too. */
+    introduce(b, a);
+    CHECK(build_about(b, BUSMSG_FAIL, ID_A, &m));
+    deliver(a, &m, NULL, "127.0.0.1", 30);
+    busmsg_close(&m);
+    CHECK(!(a->cs->myself->flags & CNODE_FAIL));
+    /* From a known sender, a FAIL marks the node. */
+    CHECK(build_about(b, BUSMSG_FAIL, ID_C, &m));
+    deliver(a, &m, NULL, "127.0.0.1", 40);
+    busmsg_close(&m);
+    CHECK(c_on_a->flags & CNODE_FAIL);
+    CHECK_EQ_INT(c_on_a->fail_time_ms, 40);
+    sim_free(a);
+    sim_free(b);
+}
+
+TEST(gossip_ping_from_a_new_address_updates_it) {
+    struct sim_node *a = sim_new(ID_A, 7000), *b = sim_new(ID_B, 7001);
+    struct cluster_node *b_on_a = introduce(a, b);
+    b->port = 7101; /* b restarted elsewhere */
+    b->cs->myself->port = 7101;
+    b->cs->myself->cport = 17101;
+    strcpy(b->addr, "10.0.0.2");
+    struct busmsg m;
+    CHECK(build(b, BUSMSG_PING, &m));
+    struct gossip_link l = deliver(a, &m, NULL, b->addr, 10);
+    busmsg_close(&m);
+    CHECK(l.reply_pong);
+    CHECK(strcmp(b_on_a->ip, "10.0.0.2") == 0);
+    CHECK(b_on_a->port == 7101 && b_on_a->cport == 17101);
+    CHECK_EQ_INT(a->drops, 1);
+    /* A PONG (not a PING) never moves a node. */
+    b->cs->myself->port = 7201;
+    CHECK(build(b, BUSMSG_PONG, &m));
+    deliver(a, &m, NULL, b->addr, 20);
+    busmsg_close(&m);
+    CHECK_EQ_INT(b_on_a->port, 7101);
+    sim_free(a);
+    sim_free(b);
+}
+
+TEST(gossip_pong_clears_pfail_and_peers_refresh_pong_times) {
+    struct sim_node *a = sim_new(ID_A, 7000), *b = sim_new(ID_B, 7001);
+    struct cluster_node *b_on_a = introduce(a, b);
+    struct cluster_node *c_on_a = cluster_node_add(a->cs, ID_C, CNODE_MASTER, 0);
+    strcpy(c_on_a->ip, "127.0.0.1");
+    c_on_a->port = 7002;
+    c_on_a->cport = 17002;
+    b_on_a->flags |= CNODE_PFAIL;
+    b_on_a->ping_sent_ms = 5;
+    struct busmsg m;
+    CHECK(build(b, BUSMSG_PONG, &m));
+    deliver(a, &m, b_on_a, "127.0.0.1", 100);
+    busmsg_close(&m);
+    CHECK(!(b_on_a->flags & CNODE_PFAIL));
+    CHECK(b_on_a->ping_sent_ms == 0 && b_on_a->pong_recv_ms == 100);
+    /* b heard from c at second 50: a takes it while no ping is in flight,
+     * but never a time more than 500 ms ahead of its own clock. */
+    struct cluster_node *c_on_b = cluster_node_add(b->cs, ID_C, CNODE_MASTER, 0);
+    strcpy(c_on_b->ip, "127.0.0.1");
+    c_on_b->port = 7002;
+    c_on_b->cport = 17002;
+    c_on_b->pong_recv_ms = 50000;
+    c_on_b->slot_count = 0;
+    introduce(b, a);
+    for (int i = 0; i < 50 && c_on_a->pong_recv_ms == 0; i++) {
+        CHECK(build(b, BUSMSG_PING, &m));
+        deliver(a, &m, NULL, "127.0.0.1", 49000);
+        busmsg_close(&m);
+    }
+    CHECK_EQ_INT(c_on_a->pong_recv_ms, 0); /* 50 s is ahead of 49 s + 500 ms */
+    for (int i = 0; i < 50 && c_on_a->pong_recv_ms == 0; i++) {
+        CHECK(build(b, BUSMSG_PING, &m));
+        deliver(a, &m, NULL, "127.0.0.1", 60000);
+        busmsg_close(&m);
+    }
+    CHECK_EQ_INT(c_on_a->pong_recv_ms, 50000);
+    sim_free(a);
+    sim_free(b);
+}
+
+TEST(gossip_failing_node_takes_the_address_a_peer_sees) {
+    struct sim_node *a = sim_new(ID_A, 7000), *b = sim_new(ID_B, 7001);
+    introduce(a, b);
+    struct cluster_node *c_on_a = cluster_node_add(a->cs, ID_C, CNODE_MASTER | CNODE_PFAIL, 0);
+    strcpy(c_on_a->ip, "127.0.0.1");
+    c_on_a->port = 7002;
+    c_on_a->cport = 17002;
+    introduce(b, a);
+    struct cluster_node *c_on_b = cluster_node_add(b->cs, ID_C, CNODE_MASTER, 0);
+    strcpy(c_on_b->ip, "127.0.0.1");
+    c_on_b->port = 7302;
+    c_on_b->cport = 17302;
+    struct busmsg m;
+    for (int i = 0; i < 50 && c_on_a->port != 7302; i++) {
+        CHECK(build(b, BUSMSG_PING, &m));
+        deliver(a, &m, NULL, "127.0.0.1", 10);
+        busmsg_close(&m);
+    }
+    CHECK(c_on_a->port == 7302 && c_on_a->cport == 17302);
+    CHECK(a->drops >= 1);
+    sim_free(a);
+    sim_free(b);
+}
+
+TEST(gossip_cron_drops_a_silent_link_and_counts_data_as_life) {
+    struct sim_node *a = sim_new(ID_A, 7000);
+    struct cluster_node *b = cluster_node_add(a->cs, ID_B, CNODE_MASTER, 0);
+    strcpy(b->ip, "127.0.0.1");
+    b->port = 7001;
+    b->cport = 17001;
+    b->pong_recv_ms = 10000;
+    b->ping_sent_ms = 10000;
+    b->data_recv_ms = 10000;
+    /* A fresh link is never dropped. */
+    gossip_cron(a->g, a->cs, 10000 + TIMEOUT / 2 + 1);
+    CHECK_EQ_INT(a->drops, 0);
+    CHECK(!(b->flags & CNODE_PFAIL));
+    /* One older than the timeout, silent for half of it while a ping
+     * waits: reconnect. */
+    a->link_age_ms = TIMEOUT + 1;
+    gossip_cron(a->g, a->cs, 10000 + TIMEOUT / 2 + 1);
+    CHECK_EQ_INT(a->drops, 1);
+    a->link_age_ms = 0;
+    /* Data counts as a sign of life: no PFAIL while it flows. */
+    b->data_recv_ms = 10000 + TIMEOUT;
+    gossip_cron(a->g, a->cs, 10000 + TIMEOUT + 10);
+    CHECK(!(b->flags & CNODE_PFAIL));
+    gossip_cron(a->g, a->cs, 10000 + 2 * TIMEOUT + 1);
+    CHECK(b->flags & CNODE_PFAIL);
+    sim_free(a);
+}
+
+TEST(gossip_no_epoch_collision_handling_for_replicas) {
+    struct sim_node *a = sim_new(ID_A, 7000), *b = sim_new(ID_B, 7001);
+    struct cluster_node *b_on_a = introduce(a, b);
+    struct cluster_node *m = cluster_node_add(a->cs, ID_C, CNODE_MASTER, 0);
+    m->config_epoch = 3;
+    cluster_node_set_master(a->cs, a->cs->myself, m);
+    (void)b_on_a;
+    b->cs->myself->config_epoch = 3;
+    b->cs->current_epoch = 3;
+    introduce(b, a);
+    struct busmsg msg;
+    CHECK(build(b, BUSMSG_PING, &msg));
+    deliver(a, &msg, NULL, "127.0.0.1", 10);
+    busmsg_close(&msg);
+    CHECK_EQ_INT(a->cs->current_epoch, 3);
+    CHECK_EQ_INT(a->cs->myself->config_epoch, 0);
+    sim_free(a);
+    sim_free(b);
 }
