@@ -1,11 +1,11 @@
-# The two entry points of the README: `make run` and `make test`. Each one
+# The two entry points of the README: `make cluster` and `make test`. Each one
 # installs what is missing (tools/install-deps.sh), builds, and runs.
 BUILD ?= build
 PORT ?= 6379
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit integration faults fuzz sanitize clean format bench
+.PHONY: all deps build run cluster cluster-stop cluster-clean test unit integration faults fuzz sanitize clean format bench
 
 all: build
 
@@ -18,6 +18,18 @@ build: deps
 
 run: build
 	$(BUILD)/keyraft-server --port $(PORT)
+
+# A local 9-node cluster (3 shards x 3 members) on ports 7000-7008, data in
+# ./cluster-data: created the first time, restarted with its data after.
+# tools/cluster.sh status|kill N|restart N|logs N for the rest.
+cluster: build
+	KEYRAFT_SERVER=$(abspath $(BUILD))/keyraft-server tools/cluster.sh start
+
+cluster-stop:
+	tools/cluster.sh stop
+
+cluster-clean:
+	tools/cluster.sh clean
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
