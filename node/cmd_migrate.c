@@ -19,7 +19,7 @@
  * a write: once the target has answered, keys that changed meanwhile are
  * sent again (RESTORE ... REPLACE: the target holds our older copy), for up
  * to MIGRATE_MAX_ROUNDS rounds; and KEYRAFT MIGRATED deletes a key only if
- * it still holds what was sent last (same value digest and expiry), so a
+ * it still holds what was sent last (same fingerprint and expiry), so a
  * write still in flight then is not lost either (the key then stays here,
  * and the target has the older value). A key deleted meanwhile stays on
  * the target.
@@ -40,24 +40,28 @@
 #include "node/server.h"
 #include "node/shard.h"
 #include "raft/group.h"
+#include "storage/crc64.h"
 #include "storage/digest.h"
 #include "storage/mem.h"
 #include "storage/object.h"
 #include "storage/snapshot.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MIGRATE_DEFAULT_TIMEOUT_MS 1000 /* Redis: a timeout <= 0 means 1000 ms */
 #define REPLY_LINE_MAX             1023 /* Redis reads reply lines into 1024-byte buffers */
 #define MIGRATE_MAX_ROUNDS         4    /* sends of a key changed while it travelled */
+#define FINGERPRINT_LEN            DIGEST_HEX_LEN
 
 struct migrated_key {
     char *key;
     size_t keylen;
-    int64_t expire_ms; /* absolute, or -1 */
-    uint8_t digest[DIGEST_LEN];
-    bool is_acked; /* the target restored it */
+    int64_t expire_ms;                     /* absolute, or -1 */
+    char fingerprint[FINGERPRINT_LEN + 1]; /* of the value sent last */
+    bool is_acked;                         /* the target restored it */
 };
 
 /* One MIGRATE in progress. Owned by the exchange callbacks until it ends. */
@@ -74,9 +78,10 @@ struct migrate_job {
     size_t nkeys;
     size_t *round_keys; /* indexes into 'keys' of the RESTOREs in 'body' */
     size_t round_count;
-    int round;            /* 1 for the first sending */
-    struct resp_out head; /* AUTH and SELECT of the current attempt */
-    struct resp_out body; /* the round's RESTOREs, the same for every attempt */
+    int round;               /* 1 for the first sending */
+    long long dirty_at_send; /* server.dirty when the round's values were read */
+    struct resp_out head;    /* AUTH and SELECT of the current attempt */
+    struct resp_out body;    /* the round's RESTOREs, the same for every attempt */
     uv_buf_t bufs[2];
 
     /* The current attempt. */
@@ -105,6 +110,25 @@ static const struct command *migrated_command(void) {
         cmd = parent != NULL ? command_lookup_sub(parent, "migrated", 8) : NULL;
     }
     return cmd;
+}
+
+/* What KEYRAFT MIGRATED compares to tell whether a key still holds what was
+ * sent: the same on every member for the same logical value, whatever its
+ * encoding or table order, as FINGERPRINT_LEN characters. A string gives
+ * "s", its length and the CRC-64 of its bytes (big values are mostly
+ * strings, and SHA-1 over megabytes costs tens of milliseconds); any other
+ * type storage/digest's value digest in hex. */
+static void fingerprint(const struct kv *kv, char out[FINGERPRINT_LEN + 1]) {
+    if (kv->type == OBJ_STRING) {
+        char buf[32];
+        size_t len;
+        const char *p = kv_string(kv, buf, &len);
+        snprintf(out, FINGERPRINT_LEN + 1, "s%023zx%016" PRIx64, len, crc64(0, p, len));
+        return;
+    }
+    uint8_t digest[DIGEST_LEN] = {0};
+    digest_value(kv, digest);
+    digest_hex(digest, out);
 }
 
 static struct client *client_with_id(uint64_t id) {
@@ -170,7 +194,7 @@ static bool propose_deletion(struct migrate_job *job, struct client *c, const ch
     int argc = 3 + 3 * (int)acked;
     char **argv = malloc((size_t)argc * sizeof(*argv));
     size_t *argvlen = malloc((size_t)argc * sizeof(*argvlen));
-    char *numbers = malloc(acked * (24 + DIGEST_HEX_LEN + 1));
+    char *numbers = malloc(acked * 24);
     if (cmd == NULL || argv == NULL || argvlen == NULL || numbers == NULL) {
         free(argv);
         free(argvlen);
@@ -194,10 +218,8 @@ static bool propose_deletion(struct migrate_job *job, struct client *c, const ch
         argv[at] = num;
         argvlen[at++] = resp_ll2str(num, k->expire_ms);
         num += 24;
-        digest_hex(k->digest, num);
-        argv[at] = num;
-        argvlen[at++] = DIGEST_HEX_LEN;
-        num += DIGEST_HEX_LEN + 1;
+        argv[at] = k->fingerprint;
+        argvlen[at++] = FINGERPRINT_LEN;
     }
     struct resp_out sink;
     resp_out_init_discard(&sink);
@@ -386,7 +408,7 @@ static void start_attempt(struct migrate_job *job) {
 /* ---- MIGRATE ---- */
 
 /* Adds to the round's request the RESTORE of keys[i], whose live record is
- * 'kv', and notes the expiry and digest sent. Returns false when out of
+ * 'kv', and notes the expiry and fingerprint sent. Returns false when out of
  * memory. */
 static bool send_key(struct migrate_job *job, size_t i, const struct kv *kv, int64_t now_ms,
                      bool replace) {
@@ -402,8 +424,7 @@ static bool send_key(struct migrate_job *job, size_t i, const struct kv *kv, int
     size_t len;
     if (snapshot_dump(kv, &payload, &len) != SNAPSHOT_OK)
         return false;
-    memset(k->digest, 0, sizeof(k->digest));
-    digest_value(kv, k->digest);
+    fingerprint(kv, k->fingerprint);
     struct resp_out *b = &job->body;
     resp_add_array(b, replace ? 5 : 4);
     if (cfg.cluster_enabled)
@@ -425,7 +446,9 @@ static bool send_key(struct migrate_job *job, size_t i, const struct kv *kv, int
  * state). Returns true if a round started, false when none is needed (or
  * possible: out of rounds or memory; KEYRAFT MIGRATED then keeps them). */
 static bool start_round_of_changed(struct migrate_job *job) {
-    if (job->copy || job->round >= MIGRATE_MAX_ROUNDS)
+    /* No write applied since the values were read: nothing changed (a
+     * snapshot resetting the counter only makes us look). */
+    if (job->copy || job->round >= MIGRATE_MAX_ROUNDS || server.dirty == job->dirty_at_send)
         return false;
     struct resp_out sink;
     resp_out_init_discard(&sink);
@@ -438,10 +461,10 @@ static bool start_round_of_changed(struct migrate_job *job) {
         const struct kv *kv = k->is_acked ? db_peek(&ctx, k->key, k->keylen) : NULL;
         if (kv == NULL)
             continue; /* deleted or expired here meanwhile: nothing to send */
-        uint8_t digest[DIGEST_LEN] = {0};
-        digest_value(kv, digest);
+        char now[FINGERPRINT_LEN + 1];
+        fingerprint(kv, now);
         if ((kv->has_expire ? kv_expire(kv) : -1) == k->expire_ms &&
-            memcmp(digest, k->digest, DIGEST_LEN) == 0)
+            memcmp(now, k->fingerprint, FINGERPRINT_LEN) == 0)
             continue;
         k->is_acked = false;
         if (!send_key(job, i, kv, ctx.now_ms, true)) {
@@ -452,6 +475,7 @@ static bool start_round_of_changed(struct migrate_job *job) {
     resp_out_close(&sink);
     if (job->round_count == 0)
         return false;
+    job->dirty_at_send = server.dirty;
     job->round++;
     job->may_retry = true;
     reset_attempt(job);
@@ -533,6 +557,7 @@ void cmd_migrate(struct exec_ctx *ctx) {
     if (job->keys == NULL || job->round_keys == NULL)
         goto err_oom;
     job->round = 1;
+    job->dirty_at_send = server.dirty;
     for (int j = 0; j < num_keys; j++) {
         const char *key = ctx->argv[first_key + j];
         size_t keylen = ctx->argvlen[first_key + j];
@@ -584,12 +609,12 @@ err_oom:
 
 /* ---- KEYRAFT MIGRATED ---- */
 
-/* KEYRAFT MIGRATED <reply> [<key> <expire-ms> <digest> ...]: proposed by
- * MIGRATE once the target acknowledged the keys. Deletes each key that still
- * has expiry 'expire-ms' (-1: none) and value digest 'digest' (40 hex
- * digits, storage/digest.h: independent of encoding and table order, so
- * every member decides alike), then replies +OK, or the error 'reply' when
- * it is not empty. */
+/* KEYRAFT MIGRATED <reply> [<key> <expire-ms> <fingerprint> ...]: proposed
+ * by MIGRATE once the target acknowledged the keys. Deletes each key that
+ * still has expiry 'expire-ms' (-1: none) and value 'fingerprint' (see
+ * fingerprint(): independent of encoding and table order, so every member
+ * decides alike), then replies +OK, or the error 'reply' when it is not
+ * empty. */
 void cmd_keyraft_migrated(struct exec_ctx *ctx) {
     if ((ctx->argc - 3) % 3 != 0) {
         exec_reply_syntax_error(ctx);
@@ -598,7 +623,7 @@ void cmd_keyraft_migrated(struct exec_ctx *ctx) {
     for (int i = 3; i < ctx->argc; i += 3) {
         long long expire;
         if (!obj_parse_ll(ctx->argv[i + 1], ctx->argvlen[i + 1], &expire) ||
-            ctx->argvlen[i + 2] != DIGEST_HEX_LEN) {
+            ctx->argvlen[i + 2] != FINGERPRINT_LEN) {
             exec_reply_syntax_error(ctx);
             return;
         }
@@ -613,11 +638,9 @@ void cmd_keyraft_migrated(struct exec_ctx *ctx) {
         obj_parse_ll(ctx->argv[i + 1], ctx->argvlen[i + 1], &expire);
         if ((kv->has_expire ? kv_expire(kv) : -1) != expire)
             continue;
-        uint8_t digest[DIGEST_LEN] = {0};
-        char hex[DIGEST_HEX_LEN + 1];
-        digest_value(kv, digest);
-        digest_hex(digest, hex);
-        if (memcmp(hex, ctx->argv[i + 2], DIGEST_HEX_LEN) != 0)
+        char now[FINGERPRINT_LEN + 1];
+        fingerprint(kv, now);
+        if (memcmp(now, ctx->argv[i + 2], FINGERPRINT_LEN) != 0)
             continue;
         if (db_delete(ctx, key, keylen))
             notify_keyspace_event(ctx, NOTIFY_GENERIC, "del", key, keylen);

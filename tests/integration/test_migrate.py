@@ -677,9 +677,24 @@ def test_cache_keeps_64_connections(server, fake):
     r.close()
 
 
+def crc64(data):
+    """CRC-64/Jones as Redis computes it (reflected, init 0)."""
+    crc = 0
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x95AC9329AC4BC9B5 if crc & 1 else 0)
+    return crc
+
+
+def string_fingerprint(value):
+    return "s" + format(len(value), "023x") + format(crc64(value), "016x")
+
+
 def test_deletion_checks_what_it_deletes():
     """KEYRAFT MIGRATED (the write MIGRATE proposes) deletes a key only if
-    its digest (DEBUG DIGEST-VALUE) and expiry are still those sent."""
+    its fingerprint and expiry are still those sent: for a string its length
+    and CRC-64, for other types their digest (DEBUG DIGEST-VALUE)."""
     s = Server(KEYRAFT, args=["--enable-debug-command", "yes"]).start()
     try:
         r = s.client()
@@ -690,7 +705,11 @@ def test_deletion_checks_what_it_deletes():
         r.set("k", "v")
         r.set("t", "v", pxat=4102444800000)
         r.sadd("s", "a", "b")
-        digest = {k: r.execute_command("DEBUG", "DIGEST-VALUE", k)[0].decode() for k in ("k", "t", "s")}
+        digest = {"k": string_fingerprint(b"v"), "t": string_fingerprint(b"v"),
+                  "s": r.execute_command("DEBUG", "DIGEST-VALUE", "s")[0].decode()}
+        r.set("n", 12345)  # an integer-encoded string: the same bytes count
+        assert r.execute_command("KEYRAFT", "MIGRATED", "", "n", "-1", string_fingerprint(b"12345")) == b"OK"
+        assert r.exists("n") == 0
         assert r.execute_command("KEYRAFT", "MIGRATED", "", "k", "-1", "0" * 40) == b"OK"
         assert r.execute_command("KEYRAFT", "MIGRATED", "", "t", "-1", digest["t"]) == b"OK"
         assert r.exists("k", "t") == 2
