@@ -410,11 +410,21 @@ static int check_closed(const char *dir, struct logfile_report *r, uint64_t *nex
                                      "older than the snapshot at %" PRIu64 " and not contiguous "
                                      "with the log after it",
                                      snap);
-            } else {
+            } else if (first < *next_index) {
                 logfile_note(f, LOGFILE_DAMAGED, 0,
                              "starts at index %" PRIu64
-                             " but the segment before it ends at %" PRIu64 " (%s)",
-                             first, *next_index - 1, first > *next_index ? "a gap" : "an overlap");
+                             " but the segment before it ends at %" PRIu64 " (an overlap)",
+                             first, *next_index - 1);
+            } else {
+                uint64_t have = *next_index - 1 > snap ? *next_index - 1 : snap;
+                char snapshot[64] = "";
+                if (snap > 0)
+                    snprintf(snapshot, sizeof(snapshot), " and the snapshot at %" PRIu64, snap);
+                logfile_note(f, LOGFILE_DAMAGED, 0,
+                             "starts at index %" PRIu64
+                             " but the segment before it ends at %" PRIu64 "%s: entries %" PRIu64
+                             "..%" PRIu64 " are missing",
+                             first, *next_index - 1, snapshot, have + 1, first - 1);
             }
         } else if (prev == NULL && (snap == 0 ? first != 1 : first > snap + 1)) {
             logfile_note(f, LOGFILE_DAMAGED, 0,

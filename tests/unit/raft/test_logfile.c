@@ -443,3 +443,133 @@ TEST(directory_damage_is_named) {
     CHECK_EQ_INT(r.nfiles, 0);
     logfile_report_free(&r);
 }
+
+/* ---- Snapshots in a directory ---- */
+
+#include <lz4frame.h>
+
+struct payload_seen {
+    char text[64];
+    int calls;
+};
+
+static int payload_check(void *arg, const void *buf, size_t len, uint64_t *offset, char *why,
+                         size_t whylen) {
+    struct payload_seen *seen = arg;
+    seen->calls++;
+    snprintf(seen->text, sizeof(seen->text), "%.*s", (int)len, (const char *)buf);
+    if (len < 7 || memcmp(buf, "PAYLOAD", 7) != 0) {
+        *offset = 0;
+        snprintf(why, whylen, "not the payload");
+        return -1;
+    }
+    return 0;
+}
+
+/* A closed segment file of 'n' keyraft entries starting at 'first'. */
+static void write_closed(const char *dir, uint64_t first, int n) {
+    static struct seg s;
+    seg_keyraft(&s, n, 16);
+    char name[64];
+    snprintf(name, sizeof(name), "%016llu-%016llu", (unsigned long long)first,
+             (unsigned long long)(first + (uint64_t)n - 1));
+    write_file(dir, name, s.buf, s.len);
+}
+
+static void make_snapshot_dir(char *dir, size_t len, bool compressed, const char *payload) {
+    snprintf(dir, len, "/tmp/kr-logfile-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        abort();
+    uint8_t meta[32] = {0};
+    put64(meta, 1);
+    put64(meta + 8, 1);
+    put64(meta + 16, 1);
+    write_file(dir, "metadata1", meta, sizeof(meta));
+    uint8_t smeta[72];
+    write_file(dir, "snapshot-1-10-555.meta", smeta, snapshot_meta(smeta, 1));
+    if (compressed) {
+        LZ4F_preferences_t prefs;
+        memset(&prefs, 0, sizeof(prefs));
+        prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+        prefs.frameInfo.contentSize = strlen(payload);
+        uint8_t out[512];
+        size_t n = LZ4F_compressFrame(out, sizeof(out), payload, strlen(payload), &prefs);
+        if (LZ4F_isError(n))
+            abort();
+        write_file(dir, "snapshot-1-10-555", out, n);
+    } else {
+        write_file(dir, "snapshot-1-10-555", payload, strlen(payload));
+    }
+    write_file(dir, "0000000000000001-0000000000000001", bootstrap_segment,
+               sizeof(bootstrap_segment));
+    write_closed(dir, 8, 5); /* entries 8..12: the snapshot at 10 covers 2..7 */
+}
+
+TEST(snapshot_payload_plain_and_lz4) {
+    for (int compressed = 0; compressed < 2; compressed++) {
+        char dir[64], err[256];
+        make_snapshot_dir(dir, sizeof(dir), compressed, "PAYLOAD of the state at index 10");
+        struct payload_seen seen = {0};
+        struct logfile_report r;
+        CHECK_EQ_INT(logfile_check_dir(dir, payload_check, &seen, &r, err, sizeof(err)),
+                     LOGFILE_OK);
+        CHECK_EQ_INT(r.damaged, 0);
+        CHECK_EQ_INT(seen.calls, 1);
+        CHECK(strcmp(seen.text, "PAYLOAD of the state at index 10") == 0);
+        CHECK_EQ_INT(r.snapshot_index, 10);
+        CHECK_EQ_INT(r.last_index, 12);
+        /* The bootstrap segment is older than the snapshot and not contiguous. */
+        CHECK_EQ_INT(file_named(&r, "0000000000000001-0000000000000001")->state, LOGFILE_UNUSED);
+        logfile_report_free(&r);
+
+        /* A flipped byte in the data file: the payload check or LZ4's checksum. */
+        char path[128];
+        snprintf(path, sizeof(path), "%s/snapshot-1-10-555", dir);
+        FILE *fp = fopen(path, "r+b");
+        CHECK(fp != NULL);
+        fseek(fp, compressed ? 12 : 0, SEEK_SET);
+        fputc('X', fp);
+        fclose(fp);
+        seen.calls = 0;
+        CHECK_EQ_INT(logfile_check_dir(dir, payload_check, &seen, &r, err, sizeof(err)),
+                     LOGFILE_OK);
+        CHECK_EQ_INT(r.damaged, 1);
+        CHECK_EQ_INT(file_named(&r, "snapshot-1-10-555")->state, LOGFILE_DAMAGED);
+        logfile_report_free(&r);
+        /* Cut short. */
+        CHECK_EQ_INT(truncate(path, 9), 0);
+        CHECK_EQ_INT(logfile_check_dir(dir, payload_check, &seen, &r, err, sizeof(err)),
+                     LOGFILE_OK);
+        CHECK_EQ_INT(file_named(&r, "snapshot-1-10-555")->state, LOGFILE_DAMAGED);
+        logfile_report_free(&r);
+        remove_dir(dir);
+    }
+}
+
+TEST(snapshot_and_log_continuity) {
+    char dir[64], err[256];
+    struct logfile_report r;
+    /* The log after the snapshot starts too late: entry 11 is nowhere. */
+    make_snapshot_dir(dir, sizeof(dir), false, "PAYLOAD");
+    char path[160];
+    snprintf(path, sizeof(path), "%s/0000000000000008-0000000000000012", dir);
+    CHECK_EQ_INT(remove(path), 0);
+    write_closed(dir, 12, 3);
+    CHECK_EQ_INT(logfile_check_dir(dir, NULL, NULL, &r, err, sizeof(err)), LOGFILE_OK);
+    CHECK_EQ_INT(r.damaged, 1);
+    CHECK(strstr(file_named(&r, "0000000000000012-0000000000000014")->reason, "11..11") != NULL);
+    logfile_report_free(&r);
+    remove_dir(dir);
+
+    /* An interrupted snapshot (no data file) is ignored, and then the log
+     * must start at 1. */
+    make_snapshot_dir(dir, sizeof(dir), false, "PAYLOAD");
+    snprintf(path, sizeof(path), "%s/snapshot-1-10-555", dir);
+    CHECK_EQ_INT(remove(path), 0);
+    CHECK_EQ_INT(logfile_check_dir(dir, NULL, NULL, &r, err, sizeof(err)), LOGFILE_OK);
+    CHECK_EQ_INT(file_named(&r, "snapshot-1-10-555.meta")->state, LOGFILE_UNUSED);
+    CHECK_EQ_INT(r.snapshot_index, 0);
+    CHECK_EQ_INT(file_named(&r, "0000000000000008-0000000000000012")->state, LOGFILE_DAMAGED);
+    logfile_report_free(&r);
+    remove_dir(dir);
+}
