@@ -48,7 +48,7 @@ FUZZ_SECONDS ?= 20
 fuzz: deps
 	@cmake -S . -B build-fuzz -DKR_FUZZ=ON -DCMAKE_C_COMPILER=clang \
 		-DKR_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_resp fuzz_snapshot fuzz_entry fuzz_busmsg -- \
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_resp fuzz_snapshot fuzz_entry fuzz_busmsg fuzz_logfile -- \
 		--no-print-directory -s
 	cd build-fuzz && ctest --output-on-failure -R '^fuzz_'
 
