@@ -8,6 +8,7 @@
 #include "raft/logfile.h"
 #include "tests/unit/lib/test.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -315,11 +316,20 @@ static void write_file(const char *dir, const char *name, const void *buf, size_
     }
 }
 
+/* Removes a test directory and the files in it (it has no subdirectories). */
 static void remove_dir(const char *dir) {
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
 }
 
 static const struct logfile_file *file_named(const struct logfile_report *r, const char *name) {
