@@ -550,6 +550,54 @@ def test_malformed_target_replies(server, fake, behaviour):
     r.close()
 
 
+def test_random_target_behaviour(server, fake):
+    """Seeded random replies (junk, valid lines, short, long, closed at any
+    point, while the request is still being written): every MIGRATE gets a
+    reply, a key is deleted only after an +OK for it, and the server stays up."""
+    import random
+    rng = random.Random(7)
+    plans = []
+
+    def chaos(fake, conn):
+        # (a retry takes the next plan; the last ones just close)
+        plan = plans.pop(0) if plans else {"read": 1, "reply": b"", "close": True}
+        conn.settimeout(5)
+        got = 0
+        while got < plan["read"]:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            got += len(chunk)
+        try:
+            conn.sendall(plan["reply"])
+        except OSError:
+            return
+        if plan["close"]:
+            conn.close()
+        else:
+            fake.stopped.wait(30)
+
+    target = fake(chaos)
+    r = server.client()
+    pieces = [b"+OK\r\n", b"-ERR no\r\n", b"+", b"\r\n", b"-", b":1\r\n", b"$3\r\nabc\r\n",
+              b"\n", b"\x00\xff", b"+OK", b"x" * 3000]
+    for i in range(40):
+        r.set("k", "v" * rng.choice([1, 100, 200000]))
+        reply = b"+OK\r\n" * rng.randint(0, 2) + b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))
+        plans.append({"read": rng.choice([1, 10, 100, 10 ** 9]), "reply": reply,
+                      "close": rng.random() < 0.5})
+        copy = i % 3 == 0
+        try:
+            out = r.execute_command("MIGRATE", HOST, target.port, "k", 0, 200, "COPY" if copy else "REPLACE")
+            assert out == b"OK"
+            assert r.exists("k") == int(copy)
+        except redis.ResponseError as e:
+            assert str(e).startswith(("IOERR error or timeout", "Target instance replied with error:")), e
+            assert r.exists("k") == 1
+        assert r.ping()
+    r.close()
+
+
 def test_what_the_target_receives(server, fake):
     """RESTORE (not -ASKING) outside a cluster, AUTH2 then SELECT first,
     the remaining TTL, REPLACE last; one pipelined write."""
