@@ -11,6 +11,7 @@
 #include "node/replication.h"
 
 #include "node/client.h"
+#include "node/cluster_handover.h"
 #include "node/cluster_shard.h"
 #include "node/cmd_handlers.h"
 #include "node/config.h"
@@ -336,21 +337,17 @@ void cmd_keyraft_join(struct exec_ctx *ctx) {
 /* ---- KEYRAFT TRANSFER (on the leader) ---- */
 
 /* KEYRAFT TRANSFER <member-id>: a replica asks the leader to hand it
- * leadership (CLUSTER FAILOVER). Replies once the transfer started. */
+ * leadership (CLUSTER FAILOVER). Replies once the hand-over started
+ * (node/cluster_handover.h: writes are held until the new leader is known). */
 void cmd_keyraft_transfer(struct exec_ctx *ctx) {
     long long id;
     if (!obj_parse_ll(ctx->argv[2], ctx->argvlen[2], &id) || id <= 0) {
         resp_add_error(ctx->out, "ERR invalid member id");
         return;
     }
-    struct group *g = shard_group();
-    if (g == NULL || !group_is_leader(g)) {
-        resp_add_error(ctx->out, "ERR not the leader of a Raft group");
-        return;
-    }
-    int rc = group_transfer(g, (uint64_t)id, NULL, NULL);
-    if (rc != GROUP_OK) {
-        resp_add_errorf(ctx->out, "ERR can't transfer leadership: %s", group_strerror(rc));
+    char err[128];
+    if (cluster_handover_start((uint64_t)id, err, sizeof(err)) != 0) {
+        resp_add_errorf(ctx->out, "ERR %s", err);
         return;
     }
     log_notice("Manual failover: handing leadership to member %lld", id);

@@ -183,6 +183,27 @@ class Cluster:
         wait_until(healthy, timeout=timeout, interval=0.2, what="a healthy 3x3 cluster")
 
 
+def wait_agreed(cluster, shard_master, replicas, timeout, what, among=None):
+    """wait_until(cluster.agreed(...)); on a timeout, fails with every
+    node's view of the shard and the members' log tails."""
+    try:
+        wait_until(lambda: cluster.agreed(shard_master, replicas, among), timeout=timeout,
+                   interval=0.05, what=what)
+    except TimeoutError as e:
+        members = [shard_master] + list(replicas)
+        ids = {cluster.ids[m.port] for m in members}
+        lines = [str(e)]
+        for s in cluster.nodes:
+            view = cluster_nodes(s) or {}
+            shard = [f"{v['port']}:{','.join(v['flags'])}:{v['master'][:8]}:{v['epoch']}:"
+                     f"{' '.join(v['slots'])}" for i, v in view.items() if i in ids]
+            lines.append(f"{s.port} role={role(s)} {shard}")
+        for m in members:
+            lines.append(f"---- log of {m.port} ----")
+            lines += m.read_log().splitlines()[-15:]
+        raise AssertionError("\n".join(lines)) from None
+
+
 def converged_digest(members, timeout=30):
     """Waits until every member applied the same index and has the same
     DEBUG DIGEST there; returns (index, digest)."""
@@ -337,8 +358,8 @@ def wait_rejoined(cluster, old, new, replicas, t0):
     """Waits until all nine nodes list 'old' as `slave <new>`; prints how
     long that took after 't0'."""
     others = [r for r in replicas if r is not new]
-    wait_until(lambda: cluster.agreed(new, others + [old]), timeout=30, interval=0.1,
-               what="old master listed as slave of the new one everywhere")
+    wait_agreed(cluster, new, others + [old], 30,
+                "old master listed as slave of the new one everywhere")
     print(f"old master is `slave <new master>` on all nine nodes "
           f"{(time.monotonic() - t0) * 1000:.0f} ms after it came back")
     assert role(old) == "slave"
@@ -419,8 +440,7 @@ def test_manual_failover_under_ioredis_load_has_no_error(cluster):
         fault_ms = time.time() * 1000
         t0 = time.monotonic()
         assert ask(new, "CLUSTER", "FAILOVER") == "OK"
-        wait_until(lambda: cluster.agreed(new, [master, other]), timeout=15, interval=0.05,
-                   what="roles swapped on all nine nodes")
+        wait_agreed(cluster, new, [master, other], 15, "roles swapped on all nine nodes")
         swapped_ms = (time.monotonic() - t0) * 1000
         time.sleep(2)
         summary = writer.stop()
