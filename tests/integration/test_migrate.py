@@ -816,6 +816,25 @@ def test_idle_connection_closed(kr_pair):
     d.close()
 
 
+def test_shutdown_while_migrating(fake):
+    """SHUTDOWN while a MIGRATE waits: a clean exit (no leak, no hang)."""
+    target = fake(silent)
+    s = Server(KEYRAFT).start()
+    try:
+        r = s.client()
+        r.set("k", "v")
+        waiter = s.client()
+        t, result = blocked_call(waiter, "MIGRATE", HOST, target.port, "k", 0, 30000)
+        wait_until(lambda: r.info("clients")["blocked_clients"] == 1, timeout=5, what="MIGRATE waiting")
+        with pytest.raises(redis.ConnectionError):
+            r.execute_command("SHUTDOWN", "NOSAVE")
+        assert s.proc.wait(10) == 0
+        t.join(10)
+        assert "error" in result
+    finally:
+        s.cleanup()
+
+
 def test_pipelined_after_migrate(server, kr_pair):
     """Commands pipelined after a MIGRATE run after it, in order."""
     _, dst = kr_pair
