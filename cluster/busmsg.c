@@ -33,7 +33,7 @@ const char *busmsg_strerror(int code) {
 
 const char *busmsg_type_name(enum busmsg_type type) {
     static const char *const names[BUSMSG_TYPE_COUNT] = {
-        "meet", "ping", "pong", "fail", "update", "publish", "publishshard",
+        "ping", "pong", "meet", "fail", "publish", "update", "publishshard",
     };
     return (unsigned)type < BUSMSG_TYPE_COUNT ? names[type] : "unknown";
 }

@@ -61,17 +61,18 @@ enum busmsg_error {
 };
 const char *busmsg_strerror(int code);
 
+/* In Redis 7.0's order, which CLUSTER INFO's counters follow. */
 enum busmsg_type {
-    BUSMSG_MEET = 0,
-    BUSMSG_PING,
+    BUSMSG_PING = 0,
     BUSMSG_PONG,
+    BUSMSG_MEET,
     BUSMSG_FAIL,
-    BUSMSG_UPDATE,
     BUSMSG_PUBLISH,
+    BUSMSG_UPDATE,
     BUSMSG_PUBLISHSHARD,
     BUSMSG_TYPE_COUNT
 };
-/* "meet", "ping", ... (CLUSTER INFO's cluster_stats_messages_<name>_*). */
+/* "ping", "pong", ... (CLUSTER INFO's cluster_stats_messages_<name>_*). */
 const char *busmsg_type_name(enum busmsg_type type);
 
 /* Node flags on the wire (a stable encoding, independent of CNODE_*). */
@@ -120,7 +121,7 @@ struct busmsg {
     size_t channel_len, message_len;
 };
 
-/* Zeroes 'm' (type MEET, no gossip). */
+/* Zeroes 'm' (type PING, no gossip). */
 void busmsg_init(struct busmsg *m);
 /* Frees the gossip array; 'm' can be reused after busmsg_init. */
 void busmsg_close(struct busmsg *m);
