@@ -77,9 +77,9 @@ void gossip_random_id(struct gossip *g, char *id) {
     id[CLUSTER_ID_LEN] = '\0';
 }
 
-static void logf_(struct gossip *g, enum gossip_log_level level, const char *fmt, ...)
+static void note(struct gossip *g, enum gossip_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void logf_(struct gossip *g, enum gossip_log_level level, const char *fmt, ...) {
+static void note(struct gossip *g, enum gossip_log_level level, const char *fmt, ...) {
     char text[256];
     va_list ap;
     va_start(ap, fmt);
@@ -235,7 +235,7 @@ static int mark_failing_if_needed(struct gossip *g, struct cluster_state *cs,
         failures++;
     if (failures < quorum)
         return 0;
-    logf_(g, GOSSIP_LOG_NOTICE, "Marking node %.40s as failing (quorum reached).", n->id);
+    note(g, GOSSIP_LOG_NOTICE, "Marking node %.40s as failing (quorum reached).", n->id);
     n->flags = (n->flags & ~(uint32_t)CNODE_PFAIL) | CNODE_FAIL;
     n->fail_time_ms = now_ms;
     g->ops.send_fail(g->ops.arg, n);
@@ -249,13 +249,13 @@ static int clear_failure_if_needed(struct gossip *g, struct cluster_node *n, int
     if (!(n->flags & CNODE_FAIL))
         return 0;
     if ((n->flags & CNODE_SLAVE) || n->slot_count == 0) {
-        logf_(g, GOSSIP_LOG_NOTICE, "Clear FAIL state for node %.40s: %s is reachable again.",
-              n->id, (n->flags & CNODE_SLAVE) ? "replica" : "master without slots");
+        note(g, GOSSIP_LOG_NOTICE, "Clear FAIL state for node %.40s: %s is reachable again.", n->id,
+             (n->flags & CNODE_SLAVE) ? "replica" : "master without slots");
     } else if (now_ms - n->fail_time_ms > g->config.node_timeout_ms * GOSSIP_FAIL_UNDO_MULT) {
-        logf_(g, GOSSIP_LOG_NOTICE,
-              "Clear FAIL state for node %.40s: is reachable again and nobody is serving its "
-              "slots after some time.",
-              n->id);
+        note(g, GOSSIP_LOG_NOTICE,
+             "Clear FAIL state for node %.40s: is reachable again and nobody is serving its "
+             "slots after some time.",
+             n->id);
     } else {
         return 0;
     }
@@ -317,9 +317,9 @@ static int update_slots_config_with(struct gossip *g, struct cluster_state *cs,
     }
     if (took_ours && curmaster->slot_count == 0 &&
         (g->config.allow_replica_migration || claimed == moved_ours)) {
-        logf_(g, GOSSIP_LOG_WARNING,
-              "Configuration change detected. Reconfiguring myself as a replica of %.40s",
-              sender->id);
+        note(g, GOSSIP_LOG_WARNING,
+             "Configuration change detected. Reconfiguring myself as a replica of %.40s",
+             sender->id);
         cluster_node_set_master(cs, me, sender);
         if (g->ops.myself_replica_of != NULL)
             g->ops.myself_replica_of(g->ops.arg, sender);
@@ -339,9 +339,9 @@ static int handle_epoch_collision(struct gossip *g, struct cluster_state *cs,
         return 0;
     cs->current_epoch++;
     me->config_epoch = cs->current_epoch;
-    logf_(g, GOSSIP_LOG_VERBOSE,
-          "WARNING: configEpoch collision with node %.40s. configEpoch set to %llu", sender->id,
-          (unsigned long long)me->config_epoch);
+    note(g, GOSSIP_LOG_VERBOSE,
+         "WARNING: configEpoch collision with node %.40s. configEpoch set to %llu", sender->id,
+         (unsigned long long)me->config_epoch);
     return GOSSIP_SAVE;
 }
 
@@ -375,7 +375,7 @@ static bool update_address(struct gossip *g, struct cluster_state *cs, struct cl
     n->cport = m->cport;
     n->flags &= ~(uint32_t)CNODE_NOADDR;
     g->ops.drop_link(g->ops.arg, n);
-    logf_(g, GOSSIP_LOG_NOTICE, "Address updated for node %.40s, now %s:%d", n->id, n->ip, n->port);
+    note(g, GOSSIP_LOG_NOTICE, "Address updated for node %.40s, now %s:%d", n->id, n->ip, n->port);
     return true;
 }
 
@@ -485,17 +485,17 @@ static struct cluster_node *resolve_link_node(struct gossip *g, struct cluster_s
         n->flags &= ~(uint32_t)(CNODE_HANDSHAKE | CNODE_MEET);
         n->flags |= from_wire(m->flags) & (CNODE_MASTER | CNODE_SLAVE);
         n->ctime_ms = now_ms;
-        logf_(g, GOSSIP_LOG_VERBOSE, "Handshake with node %.40s completed.", n->id);
+        note(g, GOSSIP_LOG_VERBOSE, "Handshake with node %.40s completed.", n->id);
         *changed |= GOSSIP_SAVE;
         return n;
     }
     if (memcmp(n->id, m->sender, CLUSTER_ID_LEN) != 0) {
         /* The address now belongs to another node: forget the address
          * until gossip tells us the right one. */
-        logf_(g, GOSSIP_LOG_VERBOSE,
-              "PONG contains mismatching sender ID. About node %.40s added %d ms ago, having "
-              "flags %u",
-              n->id, (int)(now_ms - n->ctime_ms), n->flags);
+        note(g, GOSSIP_LOG_VERBOSE,
+             "PONG contains mismatching sender ID. About node %.40s added %d ms ago, having "
+             "flags %u",
+             n->id, (int)(now_ms - n->ctime_ms), n->flags);
         n->flags |= CNODE_NOADDR;
         n->ip[0] = '\0';
         n->port = n->cport = 0;
@@ -519,7 +519,7 @@ static int process_ping_pong(struct gossip *g, struct cluster_state *cs, const s
             link->local_ip != NULL && link->local_ip[0] != '\0' &&
             strcmp(link->local_ip, me->ip) != 0) {
             copy_ip(me->ip, link->local_ip);
-            logf_(g, GOSSIP_LOG_WARNING, "IP address for this node updated to %s", me->ip);
+            note(g, GOSSIP_LOG_WARNING, "IP address for this node updated to %s", me->ip);
             changed |= GOSSIP_SAVE;
         }
         if (sender == NULL && m->type == BUSMSG_MEET) {
@@ -588,10 +588,10 @@ static int process_ping_pong(struct gossip *g, struct cluster_state *cs, const s
             if (owner == NULL || owner == sender)
                 continue;
             if (owner->config_epoch > m->config_epoch) {
-                logf_(g, GOSSIP_LOG_VERBOSE,
-                      "Node %.40s has old slots configuration, sending an UPDATE message about "
-                      "%.40s",
-                      sender->id, owner->id);
+                note(g, GOSSIP_LOG_VERBOSE,
+                     "Node %.40s has old slots configuration, sending an UPDATE message about "
+                     "%.40s",
+                     sender->id, owner->id);
                 g->ops.send_update(g->ops.arg, sender, owner);
                 break;
             }
@@ -645,8 +645,8 @@ int gossip_process(struct gossip *g, struct cluster_state *cs, const struct busm
         struct cluster_node *failing = cluster_node_lookup(cs, m->fail_about, CLUSTER_ID_LEN);
         if (failing == NULL || (failing->flags & (CNODE_FAIL | CNODE_MYSELF)))
             break;
-        logf_(g, GOSSIP_LOG_NOTICE, "FAIL message received from %.40s about %.40s", sender->id,
-              failing->id);
+        note(g, GOSSIP_LOG_NOTICE, "FAIL message received from %.40s about %.40s", sender->id,
+             failing->id);
         failing->flags = (failing->flags & ~(uint32_t)CNODE_PFAIL) | CNODE_FAIL;
         failing->fail_time_ms = now_ms;
         changed |= GOSSIP_SAVE | GOSSIP_STATE;
@@ -737,7 +737,7 @@ int gossip_cron(struct gossip *g, struct cluster_state *cs, int64_t now_ms) {
         /* Any data from the node counts as a sign of life, as a pong. */
         int64_t delay = ping_delay < data_delay ? ping_delay : data_delay;
         if (delay > timeout && !(n->flags & (CNODE_PFAIL | CNODE_FAIL))) {
-            logf_(g, GOSSIP_LOG_VERBOSE, "*** NODE %.40s possibly failing", n->id);
+            note(g, GOSSIP_LOG_VERBOSE, "*** NODE %.40s possibly failing", n->id);
             n->flags |= CNODE_PFAIL;
             changed |= GOSSIP_STATE;
         }
