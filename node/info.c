@@ -12,6 +12,7 @@
 #include "node/log.h"
 #include "node/compaction.h"
 #include "node/persist.h"
+#include "node/raft_info.h"
 #include "node/server.h"
 #include "node/replication.h"
 #include "node/shard.h"
@@ -464,6 +465,15 @@ static void section_errorstats(struct text *t) {
                     (unsigned long long)error_counts[i].count);
 }
 
+/* keyraft's own section, shown only when asked for by name (INFO raft), as
+ * Redis shows a module's section: INFO, INFO all and INFO everything list
+ * exactly Redis 7.0's sections. */
+static void section_raft(struct text *t) {
+    char fields[2048];
+    raft_info_fields(fields, sizeof(fields));
+    text_printf(t, "# Raft\r\n%s", fields);
+}
+
 static void section_cluster(struct text *t) {
     text_printf(t, "# Cluster\r\ncluster_enabled:%d\r\n", cfg.cluster_enabled ? 1 : 0);
 }
@@ -514,6 +524,7 @@ static const struct {
     {"commandstats", IN_ALL, section_commandstats},
     {"errorstats", IN_DEFAULT | IN_ALL, section_errorstats},
     {"latencystats", IN_ALL, section_latencystats},
+    {"raft", 0, section_raft},
     {"cluster", IN_DEFAULT | IN_ALL, section_cluster},
     {"keyspace", IN_DEFAULT | IN_ALL, section_keyspace},
 };

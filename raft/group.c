@@ -51,6 +51,10 @@ struct group {
     uint64_t snapshot_taking; /* index of the snapshot being taken, 0: none */
     atomic_int child;         /* pid of the payload writer, 0: none */
     atomic_bool closing;
+    /* The libuv backend's own append method, wrapped by timed_append. */
+    int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
+                     const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
+    struct group_append_stats append_stats;
 };
 
 struct proposal {
@@ -316,6 +320,59 @@ static void on_loop_iteration(uv_check_t *handle) {
     g->barrier_term = g->raft.current_term;
 }
 
+/* ---- Log append latency ----
+ *
+ * The libuv backend writes each batch of entries with O_DSYNC: an append
+ * completes once the batch is on disk, so its duration is the log's fsync
+ * latency. The library's append method is wrapped to time it. */
+
+struct timed_append {
+    struct raft_io_append req; /* handed to the backend */
+    struct raft_io_append *orig;
+    raft_io_append_cb cb;
+    struct group *g;
+    uint64_t started_ns;
+};
+
+static void timed_append_done(struct raft_io_append *req, int status) {
+    struct timed_append *t = req->data;
+    if (status == 0) {
+        struct group_append_stats *st = &t->g->append_stats;
+        uint64_t us = (uv_hrtime() - t->started_ns) / 1000;
+        st->count++;
+        st->last_us = us;
+        st->total_us += us;
+        if (us > st->max_us)
+            st->max_us = us;
+    }
+    struct raft_io_append *orig = t->orig;
+    raft_io_append_cb cb = t->cb;
+    free(t);
+    cb(orig, status);
+}
+
+static int timed_append(struct raft_io *io, struct raft_io_append *req,
+                        const struct raft_entry entries[], unsigned n, raft_io_append_cb cb) {
+    /* raft_init points io->data at the struct raft, the group's first member. */
+    struct group *g = (struct group *)io->data;
+    struct timed_append *t = malloc(sizeof(*t));
+    if (t == NULL)
+        return RAFT_NOMEM;
+    t->req.data = t;
+    t->orig = req;
+    t->cb = cb;
+    t->g = g;
+    t->started_ns = uv_hrtime();
+    int rv = g->uv_append(io, &t->req, entries, n, timed_append_done);
+    if (rv != 0)
+        free(t);
+    return rv;
+}
+
+void group_append_stats(const struct group *g, struct group_append_stats *out) {
+    *out = g->append_stats;
+}
+
 /* ---- Life cycle ---- */
 
 /* Frees the transport's memory (its handles are closed by then). */
@@ -382,6 +439,9 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
      * runs without them: acknowledged writes gone, silently. Damage must
      * stop the start instead (raft/logfile.h checks the directory first). */
     raft_uv_set_auto_recovery(&g->io, false);
+    _Static_assert(offsetof(struct group, raft) == 0, "timed_append finds the group at io->data");
+    g->uv_append = g->io.append;
+    g->io.append = timed_append;
     /* libraft 0.15's raft_uv_init fills in async_work (a version-2 method)
      * but says version 1, and raft_init refuses asynchronous snapshots on a
      * version-1 I/O: say what the struct really holds. */
@@ -632,6 +692,19 @@ uint64_t group_last_index(const struct group *g) {
 
 uint64_t group_term(const struct group *g) {
     return g->raft.current_term;
+}
+
+const char *group_state_name(const struct group *g) {
+    switch (raft_state((struct raft *)&g->raft)) {
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    case RAFT_FOLLOWER:
+        return "follower";
+    default:
+        return "unavailable";
+    }
 }
 
 static void one_closed(struct group *g) {

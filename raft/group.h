@@ -212,6 +212,20 @@ void group_set_snapshot_limits(struct group *g, unsigned threshold, unsigned tra
 /* Index of the last snapshot stored (0: none). */
 uint64_t group_snapshot_index(const struct group *g);
 
+/* "leader", "follower", "candidate" or "unavailable" (static strings). */
+const char *group_state_name(const struct group *g);
+
+/* Log appends that completed on this member since it started: each is one
+ * batch of entries written with O_DSYNC by the libuv backend, so a duration
+ * is the log's write + fsync latency, in microseconds. */
+struct group_append_stats {
+    uint64_t count;
+    uint64_t last_us;
+    uint64_t max_us;
+    uint64_t total_us;
+};
+void group_append_stats(const struct group *g, struct group_append_stats *out);
+
 /* Stops the member; 'closed' (may be NULL) runs once its memory is freed.
  * Pending proposals complete with GROUP_ESHUTDOWN first. */
 void group_close(struct group *g, void (*closed)(void *arg), void *arg);

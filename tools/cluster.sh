@@ -47,7 +47,15 @@ die() {
     exit 1
 }
 
-[ -f "$DATA/$SETTINGS" ] && . "$DATA/$SETTINGS"
+# setting <name>: a value recorded in cluster.env (read, never sourced).
+setting() { sed -n "s/^$1=\([0-9A-Za-z.:]*\)\$/\1/p" "$DATA/$SETTINGS" | head -n 1; }
+if [ -f "$DATA/$SETTINGS" ]; then
+    NODES=$(setting NODES)
+    BASE_PORT=$(setting BASE_PORT)
+    HOST=$(setting HOST)
+    [[ "$NODES" =~ ^[0-9]+$ && "$BASE_PORT" =~ ^[0-9]+$ && -n "$HOST" ]] ||
+        die "$DATA/$SETTINGS is damaged (NODES, BASE_PORT, HOST)"
+fi
 
 port_of() { echo $((BASE_PORT + $1)); }
 node_dir() { echo "$DATA/$(port_of "$1")"; }
@@ -129,16 +137,27 @@ $(tail -n 20 "$dir/keyraft.log")"
 
 cluster_state() { cli "$1" CLUSTER INFO 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p'; }
 
-# wait_ok: every running node reports cluster_state:ok (bounded).
+# wait_ok: every running node reports cluster_state:ok, twice in a row
+# half a second apart (right after creation, shards still settle), bounded.
 wait_ok() {
-    local deadline=$((SECONDS + WAIT_SECONDS)) i
-    for ((i = 0; i < NODES; i++)); do
-        node_pid "$i" >/dev/null || continue
-        until [ "$(cluster_state "$i")" = ok ]; do
-            [ $SECONDS -lt $deadline ] ||
-                die "node $i (port $(port_of "$i")): cluster_state is '$(cluster_state "$i")' after ${WAIT_SECONDS}s (tools/cluster.sh status, tools/cluster.sh logs $i)"
-            sleep 0.2
+    local deadline=$((SECONDS + WAIT_SECONDS)) i bad passes=0
+    while [ $passes -lt 2 ]; do
+        bad=""
+        for ((i = 0; i < NODES; i++)); do
+            node_pid "$i" >/dev/null || continue
+            if [ "$(cluster_state "$i")" != ok ]; then
+                bad=$i
+                break
+            fi
         done
+        if [ -z "$bad" ]; then
+            passes=$((passes + 1))
+        else
+            passes=0
+            [ $SECONDS -lt $deadline ] ||
+                die "node $bad (port $(port_of "$bad")): cluster_state is '$(cluster_state "$bad")' after ${WAIT_SECONDS}s (tools/cluster.sh status, tools/cluster.sh logs $bad)"
+        fi
+        sleep 0.5
     done
 }
 
@@ -148,11 +167,12 @@ stop_node() {
     kill -TERM "$pid" 2>/dev/null || true
 }
 
-# wait_stopped <i...>: waits (bounded) until the nodes have exited; kill -9
-# what is left after 30 s.
+# wait_stopped [i...]: waits (bounded) until the nodes (default: all) have
+# exited; kill -9 what is left after 30 s.
 wait_stopped() {
-    local i pid
-    for i in "$@"; do
+    local i pid nodes=("$@")
+    [ ${#nodes[@]} -gt 0 ] || mapfile -t nodes < <(all_nodes)
+    for i in "${nodes[@]}"; do
         for _ in $(seq 300); do
             node_pid "$i" >/dev/null || break
             sleep 0.1
@@ -186,7 +206,7 @@ cmd_start() {
         # Nothing was ever acknowledged by a cluster that was not created:
         # whatever an interrupted first attempt left is dropped.
         for i in $(all_nodes); do stop_node "$i"; done
-        wait_stopped $(all_nodes)
+        wait_stopped
         for i in $(all_nodes); do rm -rf "$(node_dir "$i")"; done
         printf 'NODES=%s\nBASE_PORT=%s\nHOST=%s\n' "$NODES" "$BASE_PORT" "$HOST" >"$DATA/$SETTINGS"
     fi
@@ -203,7 +223,7 @@ cmd_start() {
 cmd_stop() {
     local i
     for i in $(all_nodes); do stop_node "$i"; done
-    wait_stopped $(all_nodes)
+    wait_stopped
     echo "cluster: stopped (data kept in $DATA)"
 }
 
@@ -224,7 +244,7 @@ cmd_status() {
             continue
         fi
         nodes=$(cli "$i" CLUSTER NODES 2>/dev/null | tr -d '\r' || true)
-        info=$(cli "$i" INFO 2>/dev/null | tr -d '\r' || true)
+        info=$(cli "$i" INFO raft replication 2>/dev/null | tr -d '\r' || true)
         keys=$(cli "$i" DBSIZE 2>/dev/null | tr -d '\r' || true)
         me=$(printf '%s\n' "$nodes" | awk '$3 ~ /myself/')
         role=$(info_field "$info" raft_role)
