@@ -56,12 +56,82 @@ bool cluster_shard_led_by(const struct cluster_node *n) {
 
 /* ---- Roles follow Raft ---- */
 
-/* Gives every slot 'from' owns to 'to'. */
-static void move_slots(struct cluster_state *cs, struct cluster_node *from,
-                       struct cluster_node *to) {
-    for (unsigned slot = 0; slot < SLOT_COUNT && from->slot_count > 0; slot++)
-        if (slotmap_owner(&cs->slots, slot) == from)
-            cluster_slot_assign(cs, slot, to);
+/* This node's group as cluster nodes (members the view does not know are
+ * left out). */
+struct shard_members {
+    struct cluster_node *leader;
+    struct cluster_node *nodes[MAX_MEMBERS];
+    size_t count;
+};
+
+/* The slots this shard owned when last seen: gossip may unassign the old
+ * master's slots (it announced itself a replica) before the new leader
+ * claims them, and the new leader must still know what to claim. */
+static uint8_t remembered[SLOT_COUNT / 8];
+/* The leader the view was last aligned to (0: none yet). */
+static uint64_t aligned_leader;
+
+static bool is_remembered(unsigned slot) {
+    return (remembered[slot / 8] >> (slot % 8)) & 1;
+}
+
+static void set_remembered(unsigned slot, bool on) {
+    if (on)
+        remembered[slot / 8] |= (uint8_t)(1u << (slot % 8));
+    else
+        remembered[slot / 8] &= (uint8_t) ~(1u << (slot % 8));
+}
+
+static void load_members(struct group *g, struct shard_members *sm) {
+    struct group_member_info m[MAX_MEMBERS];
+    size_t n = group_members(g, m, MAX_MEMBERS);
+    sm->leader = cluster_shard_node_of_member(group_leader(g, NULL));
+    sm->count = 0;
+    for (size_t i = 0; i < n && i < MAX_MEMBERS; i++) {
+        struct cluster_node *node = cluster_shard_node_of_member(m[i].id);
+        if (node != NULL)
+            sm->nodes[sm->count++] = node;
+    }
+}
+
+static bool is_member(const struct shard_members *sm, const struct cluster_node *n) {
+    for (size_t i = 0; i < sm->count; i++)
+        if (sm->nodes[i] == n)
+            return true;
+    return false;
+}
+
+/* Records which slots the shard owns in the view. An unassigned slot keeps
+ * its memory, except while this node is the settled master (then a slot it
+ * no longer owns was deleted on purpose). */
+static void remember_slots(const struct cluster_state *cs, const struct shard_members *sm,
+                           bool settled_master) {
+    for (unsigned slot = 0; slot < SLOT_COUNT; slot++) {
+        const struct cluster_node *owner = slotmap_owner(&cs->slots, slot);
+        if (owner != NULL)
+            set_remembered(slot, is_member(sm, owner));
+        else if (settled_master)
+            set_remembered(slot, false);
+    }
+}
+
+/* Gives 'leader' the shard's slots: those another member owns, and those
+ * unassigned that the shard owned. Returns how many moved; '*epoch' gets
+ * the greatest config epoch they had. */
+static unsigned claim_slots(struct cluster_state *cs, const struct shard_members *sm,
+                            struct cluster_node *leader, uint64_t *epoch) {
+    unsigned moved = 0;
+    *epoch = 0;
+    for (unsigned slot = 0; slot < SLOT_COUNT; slot++) {
+        struct cluster_node *owner = slotmap_owner(&cs->slots, slot);
+        if (owner == leader || (owner == NULL ? !is_remembered(slot) : !is_member(sm, owner)))
+            continue;
+        if (owner != NULL && cluster_node_epoch(owner) > *epoch)
+            *epoch = cluster_node_epoch(owner);
+        cluster_slot_assign(cs, slot, leader);
+        moved++;
+    }
+    return moved;
 }
 
 /* Commits "'me' leads the shard with 'epoch'" to the shard's log. */
@@ -82,50 +152,48 @@ static void propose_shard_epoch(const struct cluster_node *me, uint64_t epoch) {
     resp_out_close(&sink);
 }
 
-/* Makes 'leader' the master of this shard in the view: it takes the slots
- * of the shard's current master ('shard_master', may be NULL). Returns
- * true if the view changed. */
-static bool make_shard_master(struct cluster_state *cs, struct cluster_node *leader,
-                              struct cluster_node *shard_master) {
+/* The view's side of a change of leader: 'sm->leader' becomes the shard's
+ * master and owns its slots. On the new leader itself after another led
+ * (or while the view had it as a replica), that is a won failover: Redis
+ * 7.0's clusterFailoverReplaceYourMaster with the epoch of a won election
+ * (currentEpoch+1), committed to the log. Elsewhere the leader keeps at
+ * least the epoch its slots had here until its own (higher) one arrives
+ * through the log or gossip. */
+static void align_to_new_leader(struct cluster_state *cs, const struct shard_members *sm) {
     struct cluster_node *me = cs->myself;
-    if (leader == me) {
-        if (!(me->flags & CNODE_SLAVE))
-            return false;
-        /* Redis 7.0's clusterFailoverReplaceYourMaster, with the epoch of a
-         * won failover election (failover_auth_epoch = currentEpoch+1). */
-        cluster_node_set_master(cs, me, NULL);
-        if (shard_master != NULL && shard_master != me)
-            move_slots(cs, shard_master, me);
+    struct cluster_node *leader = sm->leader;
+    bool won = leader == me && ((me->flags & CNODE_SLAVE) || aligned_leader != 0);
+    if (leader->flags & CNODE_SLAVE)
+        cluster_node_set_master(cs, leader, NULL);
+    uint64_t epoch;
+    claim_slots(cs, sm, leader, &epoch);
+    if (won) {
         uint64_t max_epoch = cluster_max_epoch(cs);
         cs->current_epoch = (max_epoch > cs->current_epoch ? max_epoch : cs->current_epoch) + 1;
         me->config_epoch = cs->current_epoch;
         log_warning("Failover election won: I'm the new master.");
         log_warning("configEpoch set to %" PRIu64 " after successful failover", me->config_epoch);
         propose_shard_epoch(me, me->config_epoch);
-        return true;
+    } else if (leader != me) {
+        if (leader->config_epoch < epoch)
+            leader->config_epoch = epoch;
+        log_notice("Raft leader of my shard is %.40s: it is the shard's master", leader->id);
     }
-    if (shard_master == leader && !(leader->flags & CNODE_SLAVE))
-        return false;
-    /* Another member leads: it owns what the shard owned in this view. Its
-     * true (higher) epoch arrives by gossip; meanwhile it keeps at least
-     * the epoch the slots had here. */
-    uint64_t epoch = shard_master != NULL ? cluster_node_epoch(shard_master) : 0;
-    if (leader->flags & CNODE_SLAVE)
-        cluster_node_set_master(cs, leader, NULL);
-    if (shard_master != NULL && shard_master != leader)
-        move_slots(cs, shard_master, leader);
-    if (leader->config_epoch < epoch)
-        leader->config_epoch = epoch;
-    log_notice("Raft leader of my shard is %.40s: it is the shard's master now", leader->id);
-    return true;
 }
 
-/* Makes 'n' a replica of 'leader' in the view; a master's slots go to the
- * leader first (they are the shard's). Returns true if the view changed. */
-static bool follow(struct cluster_state *cs, struct cluster_node *n, struct cluster_node *leader) {
-    if ((n->flags & CNODE_SLAVE) && n->master == leader)
+/* Makes member 'n' a replica of 'leader' in the view. A member that owns
+ * slots here (the shard's went to the leader), or that replicates a node
+ * outside this group, left the group for another shard without being
+ * removed from its configuration: gossip knows better. Returns true if the
+ * view changed. */
+static bool follow(struct cluster_state *cs, const struct shard_members *sm,
+                   struct cluster_node *n) {
+    struct cluster_node *leader = sm->leader;
+    if (n == leader || ((n->flags & CNODE_SLAVE) && n->master == leader))
         return false;
-    move_slots(cs, n, leader);
+    if (n->slot_count > 0 ||
+        ((n->flags & CNODE_SLAVE) && n->master != NULL && !is_member(sm, n->master)))
+        return false;
     cluster_node_set_master(cs, n, leader);
     if (n == cs->myself)
         log_notice("I'm a replica of %.40s, the Raft leader of my shard", leader->id);
@@ -136,23 +204,46 @@ void cluster_shard_sync(void) {
     struct group *g = shard_group();
     if (!cfg.cluster_enabled || g == NULL || replication_join_pending())
         return;
-    uint64_t leader_id = group_leader(g, NULL);
-    struct cluster_node *leader = cluster_shard_node_of_member(leader_id);
-    if (leader == NULL)
-        return; /* no leader yet, or not a node this view knows */
     struct cluster_state *cs = cluster_mode_state();
+    if (cs == NULL)
+        return; /* shutting down: the view is gone */
     struct cluster_node *me = cs->myself;
-    struct cluster_node *shard_master = (me->flags & CNODE_SLAVE) ? me->master : me;
-    bool changed = make_shard_master(cs, leader, shard_master);
-    struct group_member_info m[MAX_MEMBERS];
-    size_t n = group_members(g, m, MAX_MEMBERS);
-    for (size_t i = 0; i < n && i < MAX_MEMBERS; i++) {
-        if (m[i].id == leader_id)
-            continue;
-        struct cluster_node *member = cluster_shard_node_of_member(m[i].id);
-        if (member != NULL && member != leader)
-            changed |= follow(cs, member, leader);
+    struct shard_members sm;
+    load_members(g, &sm);
+    /* The view made myself a replica of a node outside this group (a
+     * master whose last slot migrated away follows the node that took it,
+     * as in Redis), or myself's master did so (its replicas follow it,
+     * cluster-compat.md 2.7; the group may have no leader left): join that
+     * node's group. */
+    struct cluster_node *outside = NULL;
+    if ((me->flags & CNODE_SLAVE) && me->master != NULL) {
+        struct cluster_node *m = me->master;
+        if (!is_member(&sm, m))
+            outside = m;
+        else if ((m->flags & CNODE_SLAVE) && m->master != NULL && m->master != me &&
+                 !is_member(&sm, m->master))
+            outside = m->master;
     }
+    if (outside != NULL) {
+        cluster_shard_replicate(outside);
+        return;
+    }
+    if (sm.leader == NULL)
+        return; /* no leader yet, or not a node this view knows */
+    bool settled = aligned_leader == shard_member_id() && !(me->flags & CNODE_SLAVE);
+    remember_slots(cs, &sm, settled);
+    uint64_t leader_id = shard_node_member_id(sm.leader->id);
+    bool changed = false;
+    if (leader_id != aligned_leader) {
+        align_to_new_leader(cs, &sm);
+        aligned_leader = leader_id;
+        changed = true;
+    } else if (sm.leader->flags & CNODE_SLAVE) {
+        cluster_node_set_master(cs, sm.leader, NULL); /* a stale gossip header */
+        changed = true;
+    }
+    for (size_t i = 0; i < sm.count; i++)
+        changed |= follow(cs, &sm, sm.nodes[i]);
     if (changed)
         cluster_mode_changed();
 }
@@ -169,7 +260,8 @@ void cmd_keyraft_shardepoch(struct exec_ctx *ctx) {
         resp_add_error(ctx->out, "ERR invalid config epoch");
         return;
     }
-    if (cs == NULL) {
+    struct group *g = shard_group();
+    if (cs == NULL || g == NULL) {
         exec_reply_ok(ctx);
         return;
     }
@@ -180,8 +272,15 @@ void cmd_keyraft_shardepoch(struct exec_ctx *ctx) {
     struct cluster_node *shard_master = (me->flags & CNODE_SLAVE) ? me->master : me;
     if (leader != NULL && leader != me && shard_master != NULL &&
         (uint64_t)epoch > cluster_node_epoch(shard_master)) {
-        make_shard_master(cs, leader, shard_master);
-        follow(cs, me, leader);
+        struct shard_members sm;
+        load_members(g, &sm);
+        sm.leader = leader;
+        if (leader->flags & CNODE_SLAVE)
+            cluster_node_set_master(cs, leader, NULL);
+        uint64_t old_epoch;
+        claim_slots(cs, &sm, leader, &old_epoch);
+        if (!(me->flags & CNODE_SLAVE) || me->master != leader)
+            cluster_node_set_master(cs, me, leader);
         leader->config_epoch = (uint64_t)epoch;
     } else if (leader == me && me->config_epoch < (uint64_t)epoch) {
         me->config_epoch = (uint64_t)epoch;

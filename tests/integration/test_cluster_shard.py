@@ -300,6 +300,7 @@ def test_manual_failover_and_kill(shard):
     assert myself(b)[2] > old_epoch
     wait_until(lambda: slave_of(c, ids[2], ids[1]), timeout=15, what="c follows b")
     rb = b.client()
+    wait_state_ok(rb)  # gossip may have had the slots unassigned for a moment
     assert all(rb.get(k) == v for k, v in acked.items()), "an acknowledged write was lost"
     rb.set("after-failover", "1")
     slot = rb.execute_command("CLUSTER", "KEYSLOT", "x")
@@ -316,6 +317,7 @@ def test_manual_failover_and_kill(shard):
     new_id = ids[servers_index(survivors, new, a, c)]
     assert myself(new)[2] > epoch_b
     rn = new.client()
+    wait_state_ok(rn)
     assert rn.get("after-failover") == b"1"
     assert all(rn.get(k) == v for k, v in acked.items())
     rn.set("after-kill", "1")
