@@ -130,6 +130,8 @@ const struct config_directive config_table[] = {
       .apply = compaction_apply_config),
     I("raft-snapshot-trailing", raft_snapshot_trailing, 1, UINT_MAX, "2000", 0,
       .apply = compaction_apply_config),
+    /* keyraft's own: the Prometheus endpoint (node/metrics.h); 0: off. */
+    I("metrics-port", metrics_port, 0, 65535, "0", CONFIG_IMMUTABLE),
     I("slowlog-log-slower-than", slowlog_log_slower_than, -1, LLONG_MAX, "10000", 0),
     I("slowlog-max-len", slowlog_max_len, 0, LONG_MAX, "128", 0),
     M("hll-sparse-max-bytes", hll_sparse_max_bytes, 0, LONG_MAX, "3000", 0),

@@ -71,6 +71,7 @@ struct config {
     char *appendfilename;
     long long raft_snapshot_threshold; /* applied Raft entries between two snapshots */
     long long raft_snapshot_trailing;  /* entries kept in the log behind a snapshot */
+    long long metrics_port;            /* Prometheus endpoint (node/metrics.h); 0: off */
     /* logs of slow things */
     long long slowlog_log_slower_than;
     long long slowlog_max_len;

@@ -5,6 +5,7 @@
 #include "node/cluster_shard.h"
 #include "node/config.h"
 #include "node/log.h"
+#include "node/metrics.h"
 #include "node/persist.h"
 #include "node/server.h"
 #include "node/shard.h"
@@ -131,7 +132,8 @@ int main(int argc, char **argv) {
     log_warning("Configuration loaded");
     config_log_ignored();
     if (server_init() != 0 || cluster_mode_start() != 0 || shard_init() != 0 ||
-        cluster_shard_start() != 0 || server_listen() != 0 || persist_start_loading() != 0)
+        cluster_shard_start() != 0 || server_listen() != 0 || metrics_start() != 0 ||
+        persist_start_loading() != 0)
         goto err_after_config;
     if (cfg.pidfile[0] != '\0')
         write_pidfile();
