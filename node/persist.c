@@ -130,18 +130,49 @@ err_after_open:
     return -1;
 }
 
-int persist_install_file(const char *tmp) {
+static void old_file_unlinked(uv_fs_t *req) {
+    uv_fs_req_cleanup(req);
+    free(req);
+}
+
+/* Renames 'tmp' over <dir>/<dbfilename> and syncs the directory. With
+ * 'keep_old' the old file lives on under a second name until then, so the
+ * rename does not free its blocks (tens of milliseconds for GBs) and the
+ * caller removes it ('old'); returns 1 then. Returns 0, or -1 after logging
+ * why ('tmp' removed). */
+static int rename_into_place(const char *tmp, bool keep_old, char *old, size_t oldlen) {
     char path[4200];
     file_path(path, sizeof(path));
+    bool kept_old = false;
+    if (keep_old) {
+        snprintf(old, oldlen, "%s/temp-old-%d.rdb", cfg.dir, (int)getpid());
+        unlink(old);
+        kept_old = link(path, old) == 0;
+    }
     if (rename(tmp, path) != 0) {
         log_warning("Error moving temp DB file %s on the final destination %s: %s", tmp, path,
                     strerror(errno));
         unlink(tmp);
+        if (kept_old)
+            unlink(old);
         return -1;
     }
     if (fsync_dir(cfg.dir) != 0)
         log_warning("Could not fsync the directory %s after saving: %s", cfg.dir, strerror(errno));
-    return 0;
+    return kept_old ? 1 : 0;
+}
+
+int persist_install_file(const char *tmp) {
+    char old[4200];
+    int rc = rename_into_place(tmp, true, old, sizeof(old));
+    if (rc == 1) {
+        uv_fs_t *req = malloc(sizeof(*req));
+        if (req == NULL || uv_fs_unlink(server.loop, req, old, old_file_unlinked) != 0) {
+            free(req);
+            unlink(old);
+        }
+    }
+    return rc < 0 ? -1 : 0;
 }
 
 /* Writes the whole dataset to <dir>/<dbfilename> atomically. Returns 0, or
@@ -151,7 +182,8 @@ static int write_file(void) {
     snprintf(tmp, sizeof(tmp), "%s/temp-%d.rdb", cfg.dir, (int)getpid());
     if (persist_write_file(tmp) != 0)
         return -1;
-    return persist_install_file(tmp);
+    char old[4200];
+    return rename_into_place(tmp, false, old, sizeof(old));
 }
 
 /* ---- SAVE and BGSAVE ---- */

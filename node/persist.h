@@ -38,8 +38,9 @@ int persist_load_file(const char *path, struct keyspace **dbs, int ndbs, char *e
  * or truncated) and syncs it; for a forked child (BGSAVE, Raft snapshots).
  * Returns 0, or -1 after logging why (the file removed). */
 int persist_write_file(const char *path);
-/* Renames the complete file 'path' over <dir>/<dbfilename> and syncs the
- * directory. Returns 0, or -1 after logging why ('path' removed). */
+/* On the loop: renames the complete file 'path' over <dir>/<dbfilename>
+ * and syncs the directory; the old file is removed on the thread pool.
+ * Returns 0, or -1 after logging why ('path' removed). */
 int persist_install_file(const char *path);
 
 /* SAVE: writes the snapshot file in the foreground. Returns 0, or -1 after

@@ -193,6 +193,28 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], 
     return 0;
 }
 
+static void payload_unlinked(uv_fs_t *req) {
+    uv_fs_req_cleanup(req);
+    free(req);
+}
+
+/* Removing a file of GBs takes tens of milliseconds (the file system frees
+ * its blocks): move the payload file out of the way of the next snapshot,
+ * then remove it on the loop's thread pool. */
+static void remove_payload(struct group *g, uint64_t index) {
+    char trash[sizeof(g->snapshot_path) + 32];
+    snprintf(trash, sizeof(trash), "%s.%" PRIu64 ".old", g->snapshot_path, index);
+    if (rename(g->snapshot_path, trash) != 0) {
+        unlink(g->snapshot_path);
+        return;
+    }
+    uv_fs_t *req = malloc(sizeof(*req));
+    if (req == NULL || uv_fs_unlink(g->loop, req, trash, payload_unlinked) != 0) {
+        free(req);
+        unlink(trash);
+    }
+}
+
 /* On the loop, after the library stored the snapshot or gave up (always
  * called once fsm_snapshot succeeded). Stored means the library's log now
  * starts at this snapshot: that is how success is told from failure. */
@@ -217,7 +239,8 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
     bool stored = g->raft.log.snapshot.last_index == index;
     if (g->snapshot_done != NULL)
         g->snapshot_done(g->apply_arg, stored ? GROUP_OK : GROUP_EIO, index, g->snapshot_path);
-    unlink(g->snapshot_path);
+    if (access(g->snapshot_path, F_OK) == 0)
+        remove_payload(g, index);
     return 0;
 }
 
