@@ -95,12 +95,14 @@ def cluster_state(server):
 
 class Cluster:
     def __init__(self):
-        self.nodes = [Server(KEYRAFT, args=CLUSTER_ARGS) for _ in range(9)]
+        self.nodes = []
         self.ids = {}
 
     def start(self):
-        for s in self.nodes:
-            s.start()
+        # One at a time: a Server picks a free port when it is created, and
+        # a port nobody listens on yet may be picked twice.
+        for _ in range(9):
+            self.nodes.append(Server(KEYRAFT, args=CLUSTER_ARGS).start())
         res = subprocess.run(
             [REDIS_CLI, "--cluster", "create", *[f"127.0.0.1:{s.port}" for s in self.nodes],
              "--cluster-replicas", "2", "--cluster-yes"],
@@ -180,28 +182,37 @@ class Cluster:
                     return False
             return True
 
-        wait_until(healthy, timeout=timeout, interval=0.2, what="a healthy 3x3 cluster")
+        wait_or_describe(healthy, timeout, "a healthy 3x3 cluster", self)
+
+
+def describe(cluster, members, log_lines=15):
+    """Every node's cluster_state, role and view of 'members' (all nodes if
+    empty), and the members' log tails: the message of a failed wait."""
+    ids = {cluster.ids[m.port] for m in members} or set(cluster.ids.values())
+    lines = []
+    for s in cluster.nodes:
+        view = cluster_nodes(s) or {}
+        shown = [f"{v['port']}:{','.join(v['flags'])}:{v['master'][:8]}:{v['epoch']}:"
+                 f"{' '.join(v['slots'])}" for i, v in view.items() if i in ids]
+        lines.append(f"{s.port} state={cluster_state(s)} role={role(s)} {shown}")
+    for m in members or cluster.nodes:
+        lines.append(f"---- log of {m.port} ----")
+        lines += m.read_log().splitlines()[-log_lines:]
+    return "\n".join(lines)
+
+
+def wait_or_describe(predicate, timeout, what, cluster, members=()):
+    try:
+        wait_until(predicate, timeout=timeout, interval=0.05, what=what)
+    except TimeoutError as e:
+        raise AssertionError(f"{e}\n{describe(cluster, list(members))}") from None
 
 
 def wait_agreed(cluster, shard_master, replicas, timeout, what, among=None):
-    """wait_until(cluster.agreed(...)); on a timeout, fails with every
+    """Waits until cluster.agreed(...); on a timeout, fails with every
     node's view of the shard and the members' log tails."""
-    try:
-        wait_until(lambda: cluster.agreed(shard_master, replicas, among), timeout=timeout,
-                   interval=0.05, what=what)
-    except TimeoutError as e:
-        members = [shard_master] + list(replicas)
-        ids = {cluster.ids[m.port] for m in members}
-        lines = [str(e)]
-        for s in cluster.nodes:
-            view = cluster_nodes(s) or {}
-            shard = [f"{v['port']}:{','.join(v['flags'])}:{v['master'][:8]}:{v['epoch']}:"
-                     f"{' '.join(v['slots'])}" for i, v in view.items() if i in ids]
-            lines.append(f"{s.port} role={role(s)} {shard}")
-        for m in members:
-            lines.append(f"---- log of {m.port} ----")
-            lines += m.read_log().splitlines()[-15:]
-        raise AssertionError("\n".join(lines)) from None
+    wait_or_describe(lambda: cluster.agreed(shard_master, replicas, among), timeout, what,
+                     cluster, [shard_master] + list(replicas))
 
 
 def converged_digest(members, timeout=30):
@@ -350,7 +361,7 @@ def wait_takeover(cluster, old, replicas, timeout=15):
                 return True
         return False
 
-    wait_until(one, timeout=timeout, interval=0.05, what="a new master listed everywhere")
+    wait_or_describe(one, timeout, "a new master listed everywhere", cluster, [old] + replicas)
     return found[0]
 
 
@@ -471,8 +482,8 @@ def test_kill_whole_cluster_and_restart(cluster):
     t0 = time.monotonic()
     for s in cluster.nodes:
         s.start()
-    wait_until(lambda: all(cluster_state(s) == "ok" for s in cluster.nodes), timeout=40,
-               interval=0.1, what="cluster_state:ok on all nine nodes after the restart")
+    wait_or_describe(lambda: all(cluster_state(s) == "ok" for s in cluster.nodes), 40,
+                     "cluster_state:ok on all nine nodes after the restart", cluster)
     ok_ms = (time.monotonic() - t0) * 1000
     cluster.wait_healthy()
     healthy_ms = (time.monotonic() - t0) * 1000
