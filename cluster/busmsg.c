@@ -12,7 +12,7 @@
 #include <string.h>
 
 /* Fields of the top-level array. */
-#define BODY_FIELDS 14
+#define BODY_FIELDS 16
 /* Fields of one gossip entry. */
 #define GOSSIP_FIELDS 7
 /* A gossip entry takes at least this many bytes: a fixarray header, a
@@ -114,6 +114,8 @@ int busmsg_encode(const struct busmsg *m, void **frame, size_t *len) {
     rc |= msgpack_pack_int(&pk, m->port);
     rc |= msgpack_pack_int(&pk, m->cport);
     rc |= pack_cstr(&pk, m->hostname);
+    rc |= pack_cstr(&pk, m->client_ip);
+    rc |= msgpack_pack_int(&pk, m->client_port);
     rc |= pack_bin(&pk, m->slots, BUSMSG_SLOT_BYTES);
     rc |= msgpack_pack_array(&pk, m->gossip_count);
     for (size_t i = 0; i < m->gossip_count && rc == 0; i++) {
@@ -393,7 +395,7 @@ int busmsg_decode(struct busmsg *m, const void *body, size_t len, const char **w
     struct cursor c = {body, (const uint8_t *)body + len};
     uint64_t n, v;
     if (!read_array(&c, &n) || n != BODY_FIELDS)
-        return corrupt(why, "not a 14-element message");
+        return corrupt(why, "not a 16-element message");
     if (!read_uint(&c, &v))
         return corrupt(why, "bad version");
     if (v != BUSMSG_VERSION) {
@@ -418,6 +420,10 @@ int busmsg_decode(struct busmsg *m, const void *body, size_t len, const char **w
         return corrupt(why, "bad port");
     if (!read_cstr(&c, m->hostname, sizeof(m->hostname)))
         return corrupt(why, "bad hostname");
+    if (!read_cstr(&c, m->client_ip, sizeof(m->client_ip)))
+        return corrupt(why, "bad client ip");
+    if (!read_port(&c, &m->client_port))
+        return corrupt(why, "bad client port");
     if (!read_slots(&c, m->slots))
         return corrupt(why, "bad slot bitmap");
     int rc = read_gossip(m, &c, why);

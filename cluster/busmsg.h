@@ -4,7 +4,8 @@
  * Frame: a u32 big-endian body length, then the body, one msgpack array:
  *
  *   [version, type, sender, current_epoch, config_epoch, flags, master,
- *    ip, port, cport, hostname, slots, gossip, payload]
+ *    ip, port, cport, hostname, client_ip, client_port, slots, gossip,
+ *    payload]
  *
  *   version        BUSMSG_VERSION
  *   type           enum busmsg_type
@@ -17,6 +18,10 @@
  *                  address the message came from" (as Redis's myip)
  *   port, cport    client and bus ports (0..65535; 0 = unknown)
  *   hostname       announced hostname or ""
+ *   client_ip, client_port
+ *                  the address the sender tells clients, when it differs
+ *                  from ip/port (cluster-announce-client-ipv4/-port); ""
+ *                  and 0 when not announced
  *   slots          bin of SLOT_COUNT/8 bytes: the slots the sender (or its
  *                  master) serves, bit j = byte j/8, bit j%8 (LSB first)
  *   gossip         array of [id, ip, port, cport, flags, ping_sent_s,
@@ -105,6 +110,8 @@ struct busmsg {
     char ip[CLUSTER_IP_LEN];         /* "" when not announced */
     int port, cport;
     char hostname[CLUSTER_HOSTNAME_LEN]; /* "" when none */
+    char client_ip[CLUSTER_IP_LEN];      /* "" when not announced */
+    int client_port;                     /* 0 when not announced */
     uint8_t slots[BUSMSG_SLOT_BYTES];
     /* Owned by the message when decoded or added with busmsg_add_gossip. */
     struct busmsg_gossip *gossip;

@@ -379,6 +379,22 @@ static bool update_address(struct gossip *g, struct cluster_state *cs, struct cl
     return true;
 }
 
+/* Every header carries the sender's announced hostname and client address
+ * (which may change with CONFIG SET): keep them current. The hostname is
+ * saved in nodes.conf, the client address is not. */
+static int update_announced(struct cluster_node *n, const struct busmsg *m) {
+    int changed = 0;
+    if (n->flags & CNODE_MYSELF)
+        return 0;
+    if (strcmp(n->hostname, m->hostname) != 0) {
+        snprintf(n->hostname, sizeof(n->hostname), "%s", m->hostname);
+        changed |= GOSSIP_SAVE;
+    }
+    copy_ip(n->client_ip, m->client_ip);
+    n->client_port = m->client_port;
+    return changed;
+}
+
 /* clusterProcessGossipSection. 'sender' may be NULL (a MEET from a node
  * not known yet): then only pong times are taken. */
 static int process_gossip(struct gossip *g, struct cluster_state *cs, const struct busmsg *m,
@@ -557,6 +573,7 @@ static int process_ping_pong(struct gossip *g, struct cluster_state *cs, const s
             sender->flags &= ~(uint32_t)CNODE_NOFAILOVER;
         if (m->type == BUSMSG_PING && update_address(g, cs, sender, m, link))
             changed |= GOSSIP_SAVE | GOSSIP_STATE;
+        changed |= update_announced(sender, m);
     }
     if (link->node != NULL && m->type == BUSMSG_PONG) {
         struct cluster_node *n = link->node;
@@ -819,6 +836,8 @@ int gossip_build(struct gossip *g, const struct cluster_state *cs, enum busmsg_t
     m->port = me->port;
     m->cport = me->cport;
     snprintf(m->hostname, sizeof(m->hostname), "%s", me->hostname);
+    copy_ip(m->client_ip, me->client_ip);
+    m->client_port = me->client_port;
     gossip_node_slots(cs, master, m->slots);
     if (type == BUSMSG_MEET || type == BUSMSG_PING || type == BUSMSG_PONG)
         return add_gossip_entries(g, cs, m);

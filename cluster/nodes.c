@@ -312,9 +312,22 @@ static const struct {
     {CNODE_NOADDR, "noaddr"}, {CNODE_NOFAILOVER, "nofailover"},
 };
 
-static void describe(struct text *t, const struct cluster_state *cs, const struct cluster_node *n) {
+const char *cluster_node_client_ip(const struct cluster_node *n) {
+    return n->client_ip[0] != '\0' ? n->client_ip : n->ip;
+}
+
+int cluster_node_client_port(const struct cluster_node *n) {
+    return n->client_port != 0 ? n->client_port : n->port;
+}
+
+static void describe(struct text *t, const struct cluster_state *cs, const struct cluster_node *n,
+                     bool for_clients) {
     text_append(t, n->id, CLUSTER_ID_LEN);
-    text_printf(t, " %s:%d@%d", n->ip, n->port, n->cport);
+    if (for_clients)
+        text_printf(t, " %s:%d@%d", cluster_node_client_ip(n), cluster_node_client_port(n),
+                    n->cport);
+    else
+        text_printf(t, " %s:%d@%d", n->ip, n->port, n->cport);
     if (n->hostname[0] != '\0')
         text_printf(t, ",%s", n->hostname);
     text_append(t, " ", 1);
@@ -367,17 +380,33 @@ static char *finish(struct text *t, size_t *len) {
 char *cluster_node_describe(const struct cluster_state *cs, const struct cluster_node *n,
                             size_t *len) {
     struct text t = {0};
-    describe(&t, cs, n);
+    describe(&t, cs, n, false);
     return finish(&t, len);
 }
 
-char *cluster_describe_all(const struct cluster_state *cs, uint32_t skip, size_t *len) {
+char *cluster_node_describe_for_clients(const struct cluster_state *cs,
+                                        const struct cluster_node *n, size_t *len) {
+    struct text t = {0};
+    describe(&t, cs, n, true);
+    return finish(&t, len);
+}
+
+static char *describe_all(const struct cluster_state *cs, uint32_t skip, size_t *len,
+                          bool for_clients) {
     struct text t = {0};
     for (size_t i = 0; i < cs->node_count; i++) {
         if (cs->nodes[i]->flags & skip)
             continue;
-        describe(&t, cs, cs->nodes[i]);
+        describe(&t, cs, cs->nodes[i], for_clients);
         text_append(&t, "\n", 1);
     }
     return finish(&t, len);
+}
+
+char *cluster_describe_all(const struct cluster_state *cs, uint32_t skip, size_t *len) {
+    return describe_all(cs, skip, len, false);
+}
+
+char *cluster_describe_all_for_clients(const struct cluster_state *cs, uint32_t skip, size_t *len) {
+    return describe_all(cs, skip, len, true);
 }

@@ -39,10 +39,16 @@ struct cluster_node {
     char ip[CLUSTER_IP_LEN]; /* "" until known (a fresh node's own ip) */
     int port, cport;
     char hostname[CLUSTER_HOSTNAME_LEN]; /* "" if none announced */
-    uint32_t flags;                      /* CNODE_* */
-    struct cluster_node *master;         /* a replica's master, or NULL */
-    int64_t ctime_ms;                    /* when the entry was created */
-    int64_t ping_sent_ms, pong_recv_ms;  /* 0 = none */
+    /* The address clients are told (cluster-announce-client-ipv4 and
+     * -client-port, Valkey 8), when it differs from the bus-side 'ip' and
+     * 'port' that nodes use among themselves: "" / 0 when not announced.
+     * Learned from the node's own bus messages; not in nodes.conf. */
+    char client_ip[CLUSTER_IP_LEN];
+    int client_port;
+    uint32_t flags;                     /* CNODE_* */
+    struct cluster_node *master;        /* a replica's master, or NULL */
+    int64_t ctime_ms;                   /* when the entry was created */
+    int64_t ping_sent_ms, pong_recv_ms; /* 0 = none */
     uint64_t config_epoch;
     bool link_connected;      /* bus link state as seen from here */
     unsigned slot_count;      /* slots it owns in the slot map */
@@ -153,5 +159,15 @@ char *cluster_node_describe(const struct cluster_state *cs, const struct cluster
 /* Every node's line, each ending in "\n", skipping nodes with any of the
  * flags in 'skip'. Same ownership as cluster_node_describe. */
 char *cluster_describe_all(const struct cluster_state *cs, uint32_t skip, size_t *len);
+
+/* What clients are told (CLUSTER NODES/SLOTS/SHARDS, MOVED, ASK): the
+ * node's announced client address where it has one, else its 'ip'/'port'.
+ * The *_for_clients descriptions print that address ("ip:port@cport"); the
+ * plain ones print the bus-side address nodes.conf keeps. */
+const char *cluster_node_client_ip(const struct cluster_node *n);
+int cluster_node_client_port(const struct cluster_node *n);
+char *cluster_node_describe_for_clients(const struct cluster_state *cs,
+                                        const struct cluster_node *n, size_t *len);
+char *cluster_describe_all_for_clients(const struct cluster_state *cs, uint32_t skip, size_t *len);
 
 #endif

@@ -109,7 +109,7 @@ int redirect_format(const struct redirect_result *r, char *buf, size_t len) {
     case REDIRECT_MOVED:
     case REDIRECT_ASK:
         return snprintf(buf, len, "%s %u %s:%d", r->kind == REDIRECT_ASK ? "ASK" : "MOVED", r->slot,
-                        r->target->ip, r->target->port);
+                        cluster_node_client_ip(r->target), cluster_node_client_port(r->target));
     case REDIRECT_NONE:
         break;
     }

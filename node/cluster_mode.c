@@ -40,6 +40,11 @@ static void update_myself_address(void) {
         me->cport = (int)cfg.cluster_announce_bus_port;
     else
         me->cport = (int)(cfg.cluster_port ? cfg.cluster_port : cfg.port + CLUSTER_PORT_INCR);
+    snprintf(me->hostname, sizeof(me->hostname), "%s",
+             cfg.cluster_announce_hostname ? cfg.cluster_announce_hostname : "");
+    snprintf(me->client_ip, sizeof(me->client_ip), "%s",
+             cfg.cluster_announce_client_ipv4 ? cfg.cluster_announce_client_ipv4 : "");
+    me->client_port = (int)cfg.cluster_announce_client_port;
     static bool announced;
     const char *ip = cfg.cluster_announce_ip;
     if (ip != NULL && ip[0] != '\0') {

@@ -185,7 +185,7 @@ void cmd_cluster_nodes(struct exec_ctx *ctx) {
     if (cs == NULL)
         return;
     size_t len;
-    char *text = cluster_describe_all(cs, 0, &len);
+    char *text = cluster_describe_all_for_clients(cs, 0, &len);
     if (text == NULL) {
         exec_reply_oom(ctx);
         return;
@@ -202,13 +202,20 @@ static bool replica_available(const struct cluster_node *n) {
 }
 
 /* [ip, port, id, metadata]: Redis 7.0's addNodeToNodeReply with the ip as
- * preferred endpoint and no hostname, so the metadata map is empty. */
+ * preferred endpoint: the metadata map holds the hostname when one is
+ * announced. The address is the one clients are told. */
 static void add_slot_node(struct resp_out *out, const struct cluster_node *n) {
     resp_add_array(out, 4);
-    resp_add_bulk_cstr(out, n->ip);
-    resp_add_int(out, n->port);
+    resp_add_bulk_cstr(out, cluster_node_client_ip(n));
+    resp_add_int(out, cluster_node_client_port(n));
     resp_add_bulk(out, n->id, CLUSTER_ID_LEN);
-    resp_add_map(out, 0);
+    if (n->hostname[0] != '\0') {
+        resp_add_map(out, 1);
+        resp_add_bulk_cstr(out, "hostname");
+        resp_add_bulk_cstr(out, n->hostname);
+    } else {
+        resp_add_map(out, 0);
+    }
 }
 
 void cmd_cluster_slots(struct exec_ctx *ctx) {
@@ -245,17 +252,23 @@ void cmd_cluster_slots(struct exec_ctx *ctx) {
     resp_end_deferred(ctx->out, entries, '*', count);
 }
 
-/* Redis 7.0's addNodeDetailsToShardReply (no TLS port, no hostname). */
+/* Redis 7.0's addNodeDetailsToShardReply (no TLS port), with the address
+ * clients are told. */
 static void add_shard_node(struct resp_out *out, const struct cluster_node *n) {
-    resp_add_map(out, 7);
+    bool has_hostname = n->hostname[0] != '\0';
+    resp_add_map(out, has_hostname ? 8 : 7);
     resp_add_bulk_cstr(out, "id");
     resp_add_bulk(out, n->id, CLUSTER_ID_LEN);
     resp_add_bulk_cstr(out, "port");
-    resp_add_int(out, n->port);
+    resp_add_int(out, cluster_node_client_port(n));
     resp_add_bulk_cstr(out, "ip");
-    resp_add_bulk_cstr(out, n->ip);
+    resp_add_bulk_cstr(out, cluster_node_client_ip(n));
     resp_add_bulk_cstr(out, "endpoint");
-    resp_add_bulk_cstr(out, n->ip);
+    resp_add_bulk_cstr(out, cluster_node_client_ip(n));
+    if (has_hostname) {
+        resp_add_bulk_cstr(out, "hostname");
+        resp_add_bulk_cstr(out, n->hostname);
+    }
     resp_add_bulk_cstr(out, "role");
     resp_add_bulk_cstr(out, (n->flags & CNODE_SLAVE) ? "replica" : "master");
     resp_add_bulk_cstr(out, "replication-offset");
@@ -386,7 +399,7 @@ void cmd_cluster_replicas(struct exec_ctx *ctx) {
         if (r->master != n || !(r->flags & CNODE_SLAVE))
             continue;
         size_t len;
-        char *line = cluster_node_describe(cs, r, &len);
+        char *line = cluster_node_describe_for_clients(cs, r, &len);
         if (line == NULL) {
             resp_add_bulk(ctx->out, "", 0);
             continue;

@@ -149,6 +149,11 @@ const struct config_directive config_table[] = {
     S("cluster-announce-ip", cluster_announce_ip, "", 0),
     I("cluster-announce-port", cluster_announce_port, 0, 65535, "0", 0),
     I("cluster-announce-bus-port", cluster_announce_bus_port, 0, 65535, "0", 0),
+    S("cluster-announce-hostname", cluster_announce_hostname, "", 0),
+    /* Valkey 8's: the address MOVED/ASK and CLUSTER NODES/SLOTS/SHARDS give
+     * clients, while gossip and Raft use cluster-announce-ip/-port. */
+    S("cluster-announce-client-ipv4", cluster_announce_client_ipv4, "", 0),
+    I("cluster-announce-client-port", cluster_announce_client_port, 0, 65535, "0", 0),
     B("cluster-require-full-coverage", cluster_require_full_coverage, "yes", 0),
     B("cluster-allow-reads-when-down", cluster_allow_reads_when_down, "no", 0),
     {.name = NULL},

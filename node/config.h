@@ -88,6 +88,11 @@ struct config {
     char *cluster_announce_ip;
     long long cluster_announce_port;
     long long cluster_announce_bus_port;
+    char *cluster_announce_hostname;
+    /* Valkey 8: the address clients are told when it differs from the one
+     * nodes use among themselves ("" / 0: the same). */
+    char *cluster_announce_client_ipv4;
+    long long cluster_announce_client_port;
     bool cluster_require_full_coverage;
     bool cluster_allow_reads_when_down;
     /* path of the config file, if any (CONFIG REWRITE target) */

@@ -57,7 +57,6 @@ const struct config_directive config_ignored_table[] = {
        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0),
     IB("cluster-allow-pubsubshard-when-down", NULL, "yes", 0),
     IB("cluster-allow-replica-migration", NULL, "yes", 0),
-    IS("cluster-announce-hostname", NULL, "", 0),
     II("cluster-announce-tls-port", NULL, "0", 0),
     IM("cluster-link-sendbuf-limit", NULL, "0", 0),
     II("cluster-migration-barrier", NULL, "1", 0),

@@ -47,7 +47,8 @@ def test_get_defaults_match(same, name):
 
 # Directives keyraft has and Redis 7.0 does not.
 KEYRAFT_ONLY_DIRECTIVES = {"linearizable-reads", "raft-snapshot-threshold", "raft-snapshot-trailing",
-                           "metrics-port"}
+                           "metrics-port", "cluster-announce-client-ipv4",
+                           "cluster-announce-client-port"}
 
 
 def test_get_every_redis_directive_exists(server, reference):

@@ -23,6 +23,8 @@ static void fill_ping(struct busmsg *m) {
     m->port = 7000;
     m->cport = 17000;
     strcpy(m->hostname, "host-a");
+    strcpy(m->client_ip, "192.0.2.1");
+    m->client_port = 30001;
     for (unsigned s = 0; s < SLOT_COUNT; s += 3)
         busmsg_slot_set(m->slots, s);
     for (int i = 0; i < 5; i++) {
@@ -55,6 +57,7 @@ static bool same_header(const struct busmsg *a, const struct busmsg *b) {
            a->current_epoch == b->current_epoch && a->config_epoch == b->config_epoch &&
            a->flags == b->flags && strcmp(a->master, b->master) == 0 && strcmp(a->ip, b->ip) == 0 &&
            a->port == b->port && a->cport == b->cport && strcmp(a->hostname, b->hostname) == 0 &&
+           strcmp(a->client_ip, b->client_ip) == 0 && a->client_port == b->client_port &&
            memcmp(a->slots, b->slots, sizeof(a->slots)) == 0;
 }
 
@@ -214,7 +217,8 @@ enum bad_field {
     BAD_GOSSIP_ID,
     BAD_TRAILING,
     BAD_NEGATIVE_EPOCH,
-    BAD_IP_NUL
+    BAD_IP_NUL,
+    BAD_CLIENT_PORT
 };
 
 static msgpack_sbuffer pack_custom(enum bad_field bad) {
@@ -223,7 +227,7 @@ static msgpack_sbuffer pack_custom(enum bad_field bad) {
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     uint8_t slots[BUSMSG_SLOT_BYTES] = {0};
-    msgpack_pack_array(&pk, 14);
+    msgpack_pack_array(&pk, 16);
     msgpack_pack_int(&pk, bad == BAD_VERSION ? 2 : 1);
     msgpack_pack_int(&pk, bad == BAD_TYPE ? BUSMSG_TYPE_COUNT : BUSMSG_PING);
     const char *sender = bad == BAD_SENDER ? "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" : ID_A;
@@ -242,6 +246,8 @@ static msgpack_sbuffer pack_custom(enum bad_field bad) {
     msgpack_pack_int(&pk, bad == BAD_PORT ? 65536 : 7000);
     msgpack_pack_int(&pk, 17000);
     msgpack_pack_str_with_body(&pk, "", 0);
+    msgpack_pack_str_with_body(&pk, "", 0);
+    msgpack_pack_int(&pk, bad == BAD_CLIENT_PORT ? -1 : 0);
     msgpack_pack_bin_with_body(&pk, slots, bad == BAD_SLOTS ? sizeof(slots) - 1 : sizeof(slots));
     if (bad == BAD_GOSSIP_COUNT) {
         msgpack_pack_array(&pk, 1000000);
@@ -264,7 +270,7 @@ static msgpack_sbuffer pack_custom(enum bad_field bad) {
 }
 
 TEST(busmsg_fields_out_of_limits_are_rejected) {
-    for (int bad = BAD_NONE; bad <= BAD_IP_NUL; bad++) {
+    for (int bad = BAD_NONE; bad <= BAD_CLIENT_PORT; bad++) {
         msgpack_sbuffer sb = pack_custom((enum bad_field)bad);
         struct busmsg d;
         const char *why = NULL;
