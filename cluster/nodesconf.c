@@ -77,6 +77,11 @@ static int sync_parent_dir(const char *path) {
 }
 
 int nodesconf_save(const struct cluster_state *cs, const char *path, char *err, size_t errlen) {
+    return nodesconf_write(cs, path, true, err, errlen);
+}
+
+int nodesconf_write(const struct cluster_state *cs, const char *path, bool durable, char *err,
+                    size_t errlen) {
     size_t len;
     char *content = cluster_describe_all(cs, CNODE_HANDSHAKE, &len);
     if (content == NULL)
@@ -98,7 +103,7 @@ int nodesconf_save(const struct cluster_state *cs, const char *path, char *err, 
     }
     int rc = 0;
     if (write_all(fd, content, len) != 0 || write_all(fd, vars, (size_t)vlen) != 0 ||
-        fsync(fd) != 0)
+        (durable && fsync(fd) != 0))
         rc = -1;
     int saved = errno;
     if (close(fd) != 0 && rc == 0) {
@@ -114,7 +119,7 @@ int nodesconf_save(const struct cluster_state *cs, const char *path, char *err, 
         unlink(tmp);
         return fail(err, errlen, NODESCONF_EIO, "%s", strerror(saved));
     }
-    if (sync_parent_dir(path) != 0)
+    if (durable && sync_parent_dir(path) != 0)
         return fail(err, errlen, NODESCONF_EIO, "%s", strerror(errno));
     return 0;
 }

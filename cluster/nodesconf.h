@@ -8,6 +8,7 @@
 #ifndef KR_CLUSTER_NODESCONF_H
 #define KR_CLUSTER_NODESCONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,9 +27,16 @@ const char *nodesconf_strerror(int code);
 /* Longest accepted file (a cluster of a thousand nodes is well below). */
 #define NODESCONF_MAX_BYTES (64u << 20)
 
-/* Writes 'cs' to 'path' atomically. Returns 0, or NODESCONF_EIO/ENOMEM
- * with the reason (and errno's text) in 'err'. */
+/* Writes 'cs' to 'path' atomically and durably (file and directory
+ * fsynced). Returns 0, or NODESCONF_EIO/ENOMEM with the reason (and
+ * errno's text) in 'err'. */
 int nodesconf_save(const struct cluster_state *cs, const char *path, char *err, size_t errlen);
+/* nodesconf_save, with the fsyncs only when 'durable': without them the new
+ * file survives a crash of the process but not of the machine, as Redis
+ * 7.0's saves after SETSLOT, ADDSLOTS, DELSLOTS and FORGET (clusterSaveConfig
+ * without CLUSTER_TODO_FSYNC_CONFIG). */
+int nodesconf_write(const struct cluster_state *cs, const char *path, bool durable, char *err,
+                    size_t errlen);
 
 /* Reads 'path' into a new state: returns 0 and an owned state in '*out'
  * (free with cluster_state_free). A missing or empty file is

@@ -114,16 +114,25 @@ struct cluster_state *cluster_mode_state(void) {
     return view;
 }
 
-void cluster_mode_changed(void) {
+static void changed(bool durable) {
     if (view == NULL)
         return;
     int64_t now = server_now_ms();
     cluster_state_changed(view, now);
     update_state(now);
+    update_myself_address();
     char err[512];
-    if (cluster_mode_save(err, sizeof(err)) != 0)
+    if (nodesconf_write(view, cfg.cluster_config_file, durable, err, sizeof(err)) != 0)
         log_warning("Could not save the cluster config file \"%s\": %s", cfg.cluster_config_file,
                     err);
+}
+
+void cluster_mode_changed(void) {
+    changed(true);
+}
+
+void cluster_mode_changed_nofsync(void) {
+    changed(false);
 }
 
 void cluster_mode_state_changed(void) {

@@ -25,6 +25,10 @@ struct cluster_state *cluster_mode_state(void);
 /* The view changed (slots, nodes, epochs): recompute the state and save
  * nodes.conf (a failure is logged; the next change retries). */
 void cluster_mode_changed(void);
+/* cluster_mode_changed without fsyncing nodes.conf (nodesconf_write): for
+ * the changes Redis 7.0 saves that way (SETSLOT, ADDSLOTS, DELSLOTS,
+ * FORGET). A reshard sends several SETSLOTs per slot. */
+void cluster_mode_changed_nofsync(void);
 /* Only the cluster state may have changed (a node flagged PFAIL or back):
  * recompute it without saving nodes.conf. */
 void cluster_mode_state_changed(void);

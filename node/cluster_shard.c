@@ -216,7 +216,9 @@ void cluster_shard_sync(void) {
      * cluster-compat.md 2.7; the group may have no leader left): join that
      * node's group. */
     struct cluster_node *outside = NULL;
-    if ((me->flags & CNODE_SLAVE) && me->master != NULL) {
+    /* (A member that just joined has no configuration until the leader
+     * sends it: nothing is known to be outside yet.) */
+    if ((me->flags & CNODE_SLAVE) && me->master != NULL && is_member(&sm, me)) {
         struct cluster_node *m = me->master;
         if (!is_member(&sm, m))
             outside = m;

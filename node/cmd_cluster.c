@@ -19,6 +19,7 @@
 #include "node/log.h"
 #include "node/server.h"
 #include "node/shard.h"
+#include "raft/group.h"
 #include "storage/keyslot.h"
 #include "storage/keyspace.h"
 
@@ -449,7 +450,7 @@ static void update_slots(struct cluster_state *cs, const unsigned char *seen, bo
         else
             cluster_slot_assign(cs, slot, cs->myself);
     }
-    cluster_mode_changed();
+    cluster_mode_changed_nofsync();
 }
 
 static void add_or_del_slots(struct exec_ctx *ctx, bool del) {
@@ -538,7 +539,7 @@ void cmd_cluster_flushslots(struct exec_ctx *ctx) {
     for (unsigned slot = 0; slot < SLOT_COUNT; slot++)
         if (slotmap_owner(&cs->slots, slot) == cs->myself)
             cluster_slot_unassign(cs, slot);
-    cluster_mode_changed();
+    cluster_mode_changed_nofsync();
     exec_reply_ok(ctx);
 }
 
@@ -556,6 +557,7 @@ void cmd_cluster_setslot(struct exec_ctx *ctx) {
     if (slot < 0)
         return;
     unsigned s = (unsigned)slot;
+    bool durable = false; /* Redis fsyncs nodes.conf only for a new epoch */
     struct keyspace *ks = server_db_if_exists(0);
     size_t keys_in_slot = ks != NULL ? keyspace_slot_size(ks, s) : 0;
     if (exec_arg_is(ctx, 3, "migrating") && ctx->argc == 5) {
@@ -615,19 +617,24 @@ void cmd_cluster_setslot(struct exec_ctx *ctx) {
         if (keys_in_slot == 0)
             slotmap_set_migrating(&cs->slots, s, NULL);
         cluster_slot_assign(cs, s, n);
-        /* A master left without slots follows the node that took them
-         * (cluster-allow-replica-migration yes). */
-        if (was_mine && n != me && me->slot_count == 0) {
-            log_warning("Configuration change detected. Reconfiguring myself as a replica of %s",
-                        n->id);
-            cluster_node_set_master(cs, me, n);
-        }
         /* Taking over an imported slot: bump the epoch so the new owner wins
          * (Redis 7.0: clusterBumpConfigEpochWithoutConsensus). */
         if (n == me && cs->slots.importing_from[s] != NULL) {
-            if (cluster_bump_epoch(cs))
+            if (cluster_bump_epoch(cs)) {
                 log_warning("configEpoch updated after importing slot %d", slot);
+                durable = true;
+            }
             slotmap_set_importing(&cs->slots, s, NULL);
+        }
+        /* A master left without slots follows the node that took them
+         * (cluster-allow-replica-migration yes), with its replicas: it joins
+         * that node's Raft group at once (cluster_shard.c; the replicas
+         * follow when they see it a replica of a node outside their group). */
+        if (was_mine && n != me && me->slot_count == 0) {
+            log_warning("Configuration change detected. Reconfiguring myself as a replica of %s",
+                        n->id);
+            cluster_shard_replicate(n);
+            durable = true;
         }
     } else {
         resp_add_error(
@@ -635,7 +642,10 @@ void cmd_cluster_setslot(struct exec_ctx *ctx) {
             "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP");
         return;
     }
-    cluster_mode_changed();
+    if (durable)
+        cluster_mode_changed();
+    else
+        cluster_mode_changed_nofsync();
     exec_reply_ok(ctx);
 }
 
@@ -751,6 +761,35 @@ void cmd_cluster_meet(struct exec_ctx *ctx) {
     exec_reply_ok(ctx);
 }
 
+static void on_member_removed(void *arg, int status) {
+    (void)arg;
+    if (status != GROUP_OK)
+        log_warning("Could not remove a forgotten node from my Raft group: %s",
+                    group_strerror(status));
+}
+
+/* A node forgotten on the leader of its shard (redis-cli del-node sends
+ * FORGET to every other node) leaves the shard's Raft group too, or the
+ * group would keep counting its vote and might lose its majority. */
+static void leave_my_group(const struct cluster_node *n) {
+    struct group *g = shard_group();
+    if (g == NULL || !group_is_leader(g))
+        return;
+    uint64_t id = shard_node_member_id(n->id);
+    struct group_member_info m[64];
+    size_t count = group_members(g, m, 64);
+    for (size_t i = 0; i < count && i < 64; i++) {
+        if (m[i].id != id)
+            continue;
+        int rc = group_remove_member(g, id, on_member_removed, NULL);
+        if (rc != GROUP_OK)
+            on_member_removed(NULL, rc);
+        else
+            log_notice("Removing forgotten node %.40s from my Raft group", n->id);
+        return;
+    }
+}
+
 void cmd_cluster_forget(struct exec_ctx *ctx) {
     struct cluster_state *cs = view_or_reply(ctx);
     if (cs == NULL)
@@ -763,8 +802,9 @@ void cmd_cluster_forget(struct exec_ctx *ctx) {
     } else if ((cs->myself->flags & CNODE_SLAVE) && cs->myself->master == n) {
         resp_add_error(ctx->out, "ERR Can't forget my master!");
     } else {
+        leave_my_group(n);
         cluster_bus_forget(n);
-        cluster_mode_changed();
+        cluster_mode_changed_nofsync();
         exec_reply_ok(ctx);
     }
 }

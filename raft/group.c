@@ -635,6 +635,23 @@ int group_add_member(struct group *g, uint64_t id, const char *address, group_ch
     return GROUP_OK;
 }
 
+int group_remove_member(struct group *g, uint64_t id, group_change_fn done, void *arg) {
+    struct change *ch = calloc(1, sizeof(*ch));
+    if (ch == NULL)
+        return GROUP_ENOMEM;
+    ch->req.data = ch;
+    ch->g = g;
+    ch->id = id;
+    ch->promoted = done; /* promote_done reports it and frees the change */
+    ch->arg = arg;
+    int rv = raft_remove(&g->raft, &ch->req, id, promote_done);
+    if (rv != 0) {
+        free(ch);
+        return from_raft(rv);
+    }
+    return GROUP_OK;
+}
+
 struct transfer {
     struct raft_transfer req;
     struct group *g;

@@ -171,6 +171,11 @@ typedef void (*group_change_fn)(void *arg, int status);
 int group_add_member(struct group *g, uint64_t id, const char *address, group_change_fn added,
                      group_change_fn promoted, void *arg);
 
+/* On the leader: removes member 'id' from the configuration (a node that
+ * left the cluster or joined another group). 'done' (may be NULL) runs with
+ * the outcome. Returns GROUP_ENOTLEADER on a follower. */
+int group_remove_member(struct group *g, uint64_t id, group_change_fn done, void *arg);
+
 /* On the leader: hands leadership to voter 'id' (0: the most up-to-date
  * voter), Raft §3.10. 'done' (may be NULL) runs with GROUP_OK once this
  * member stepped down, or GROUP_EIO when the transfer timed out. Returns
