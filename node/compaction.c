@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,25 +97,38 @@ static void snapshot_done(void *arg, int status, uint64_t index, const char *pat
 }
 
 /* Decodes the payload into fresh keyspaces; only a complete decode replaces
- * the live ones. Watchers and tracking clients learn that everything may
- * have changed, as after FLUSHALL. */
+ * the live ones (and the function libraries). Watchers and tracking clients
+ * learn that everything may have changed, as after FLUSHALL. */
 static int restore_payload(void *arg, const void *buf, size_t len) {
     (void)arg;
     int ndbs = (int)cfg.databases;
     struct keyspace **fresh = calloc((size_t)ndbs, sizeof(*fresh));
-    if (fresh == NULL) {
-        log_warning("Can't restore a Raft snapshot: out of memory");
-        return -1;
-    }
     struct snapshot_params params;
     persist_params(&params);
-    struct snapshot_error err;
-    int rc = snapshot_load(buf, len, ndbs, &params, fresh, &err);
-    if (rc != SNAPSHOT_OK) {
-        log_warning("Can't restore a Raft snapshot: %s (%s)", err.msg, snapshot_strerror(rc));
+    struct snapshot_loader *loader =
+        fresh != NULL ? snapshot_loader_new(buf, len, ndbs, &params) : NULL;
+    if (loader == NULL) {
+        log_warning("Can't restore a Raft snapshot: out of memory");
         free(fresh);
         return -1;
     }
+    struct snapshot_error err;
+    int rc;
+    do
+        rc = snapshot_loader_step(loader, SIZE_MAX, &err);
+    while (rc == SNAPSHOT_AGAIN);
+    if (rc != SNAPSHOT_OK) {
+        log_warning("Can't restore a Raft snapshot: %s (%s)", err.msg, snapshot_strerror(rc));
+        snapshot_loader_free(loader);
+        free(fresh);
+        return -1;
+    }
+    snapshot_loader_take(loader, fresh);
+    size_t aux_len = 0;
+    const unsigned char *aux = snapshot_loader_aux(loader, PERSIST_AUX_FUNCTIONS, &aux_len);
+    if (persist_restore_functions(aux, aux != NULL ? aux_len : 0) != 0)
+        log_warning("The function libraries of a Raft snapshot are damaged: not all loaded");
+    snapshot_loader_free(loader);
     int64_t now = server_now_ms();
     uint64_t keys = 0;
     for (int i = 0; i < ndbs; i++) {

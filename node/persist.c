@@ -12,9 +12,11 @@
 
 #include "node/compaction.h"
 #include "node/config.h"
+#include "node/function.h"
 #include "node/log.h"
 #include "node/server.h"
 #include "node/shard.h"
+#include "resp/writer.h"
 #include "storage/keyspace.h"
 #include "storage/snapshot.h"
 
@@ -99,6 +101,76 @@ static int fsync_dir(const char *dir) {
     return rc;
 }
 
+/* ---- Function libraries ----
+ * They change through the log (FUNCTION LOAD/DELETE/FLUSH/RESTORE are
+ * writes) but live outside the keyspaces, so a snapshot carries them in
+ * the AUX record "functions": for each library in load order, its code's
+ * length (u32 little-endian) and its code. */
+
+/* Writes every database and the function libraries. */
+static int write_dataset(snapshot_write_fn fn, void *arg) {
+    struct snapshot_writer *w = snapshot_writer_new(fn, arg, server_now_ms());
+    if (w == NULL)
+        return SNAPSHOT_ENOMEM;
+    int rc = 0;
+    size_t nlibs;
+    struct library *const *libs = function_libraries(&nlibs);
+    if (nlibs > 0) {
+        size_t len = 0;
+        for (size_t i = 0; i < nlibs; i++)
+            len += 4 + libs[i]->code_len;
+        unsigned char *aux = malloc(len);
+        if (aux == NULL) {
+            snapshot_writer_free(w);
+            return SNAPSHOT_ENOMEM;
+        }
+        unsigned char *p = aux;
+        for (size_t i = 0; i < nlibs; i++) {
+            uint32_t n = (uint32_t)libs[i]->code_len;
+            for (int b = 0; b < 4; b++)
+                *p++ = (unsigned char)(n >> (8 * b));
+            memcpy(p, libs[i]->code, n);
+            p += n;
+        }
+        rc = snapshot_writer_aux(w, PERSIST_AUX_FUNCTIONS, strlen(PERSIST_AUX_FUNCTIONS), aux, len);
+        free(aux);
+    }
+    for (long long id = 0; rc == 0 && id < cfg.databases; id++) {
+        struct keyspace *ks = server.dbs[id];
+        if (ks == NULL || keyspace_size(ks) == 0)
+            continue;
+        rc = snapshot_writer_db(w, (int)id, keyspace_size(ks));
+        struct keyspace_iter it;
+        keyspace_iter_init(&it, ks);
+        for (struct kv *kv; rc == 0 && (kv = keyspace_iter_next(&it)) != NULL;)
+            rc = snapshot_writer_key(w, kv);
+        keyspace_iter_close(&it);
+    }
+    rc = rc ? rc : snapshot_writer_finish(w);
+    snapshot_writer_free(w);
+    return rc;
+}
+
+int persist_restore_functions(const unsigned char *aux, size_t len) {
+    function_flush();
+    struct resp_out sink;
+    resp_out_init_discard(&sink);
+    size_t at = 0;
+    while (at < len) {
+        if (len - at < 4)
+            return -1;
+        uint32_t n = 0;
+        for (int b = 3; b >= 0; b--)
+            n = (n << 8) | aux[at + (size_t)b];
+        at += 4;
+        if (n > len - at)
+            return -1;
+        function_load((const char *)aux + at, n, false, &sink);
+        at += n;
+    }
+    return 0;
+}
+
 int persist_write_file(const char *tmp) {
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
@@ -106,7 +178,7 @@ int persist_write_file(const char *tmp) {
                     tmp, cfg.dir, strerror(errno));
         return -1;
     }
-    int rc = snapshot_write_dataset(server.dbs, (int)cfg.databases, server_now_ms(), fd_write, &fd);
+    int rc = write_dataset(fd_write, &fd);
     if (rc != SNAPSHOT_OK) {
         log_warning("Write error saving DB on disk: %s",
                     rc == SNAPSHOT_EIO ? strerror(errno) : snapshot_strerror(rc));
@@ -459,6 +531,10 @@ static void on_load_turn(uv_idle_t *handle) {
         return;
     }
     snapshot_loader_take(st.loader, loaded);
+    size_t aux_len = 0;
+    const unsigned char *aux = snapshot_loader_aux(st.loader, PERSIST_AUX_FUNCTIONS, &aux_len);
+    if (persist_restore_functions(aux, aux != NULL ? aux_len : 0) != 0)
+        log_warning("The function libraries in %s are damaged: not loaded", st.load_path);
     uint64_t keys = snapshot_loader_keys(st.loader);
     for (long long i = 0; i < cfg.databases; i++) {
         keyspace_free(server.dbs[i]);

@@ -38,6 +38,12 @@ int persist_load_file(const char *path, struct keyspace **dbs, int ndbs, char *e
  * or truncated) and syncs it; for a forked child (BGSAVE, Raft snapshots).
  * Returns 0, or -1 after logging why (the file removed). */
 int persist_write_file(const char *path);
+/* The AUX record of a snapshot that carries the function libraries. */
+#define PERSIST_AUX_FUNCTIONS "functions"
+/* Replaces the function libraries with those of a snapshot's "functions"
+ * AUX record ('aux', 'len' bytes; none when 'len' is 0). Returns 0, or -1
+ * when the record is malformed (the libraries before the damage stay). */
+int persist_restore_functions(const unsigned char *aux, size_t len);
 /* On the loop: renames the complete file 'path' over <dir>/<dbfilename>
  * and syncs the directory; the old file is removed on the thread pool.
  * Returns 0, or -1 after logging why ('path' removed). */

@@ -18,6 +18,10 @@ from harness import KEYRAFT, Server, wait_until
 from test_dump import contents, fill_all_types
 
 VALUE = "v" * 100  # 200k of these make a log of several 8 MB segments
+LIBRARY = """#!lua name=snaplib
+redis.register_function{function_name='snapget', callback=function(keys, args)
+  return redis.call('GET', keys[1]) end, flags={'no-writes'}}
+"""
 
 
 def node(*args):
@@ -138,6 +142,7 @@ def test_lagging_member_catches_up_by_install_snapshot():
                        if k.startswith("slave")), timeout=30, what="replicas promoted")
         ra.rpush("list", *range(100))
         fill_all_types(ra)
+        ra.execute_command("FUNCTION", "LOAD", LIBRARY)
         assert ra.execute_command("WAIT", 2, 5000) == 2
         c.stop(signal.SIGKILL)
 
@@ -167,6 +172,7 @@ def test_lagging_member_catches_up_by_install_snapshot():
         assert dataset(c.client()) == dataset(ra)
         rc = c.client()
         assert rc.get("key:199999") == f"{VALUE}199999".encode() and rc.get("before") == b"1"
+        assert rc.execute_command("FCALL_RO", "snapget", 1, "before") == b"1"
         # It follows the log again after the install. (DEBUG DIGEST blocks a
         # loop for seconds under the sanitizers: another member may lead now.)
         wait_until(lambda: any(s.client().execute_command("ROLE")[0] == b"master"
@@ -185,6 +191,7 @@ def test_restart_restores_snapshot_and_log():
         wait_leader(s)
         r = s.client()
         fill_all_types(r)
+        r.execute_command("FUNCTION", "LOAD", LIBRARY)
         write_many(r, 100_000)
         segments_before = closed_segments(s)
         assert any(f.startswith("0000000000000001-") for f in segments_before)
@@ -207,6 +214,8 @@ def test_restart_restores_snapshot_and_log():
         assert r.get("key:5") == b"overwritten" and r.exists("key:6") == 0
         assert 0 < r.ttl("key:7") <= 1000
         assert digest(r) == expected_digest
+        # Function libraries live outside the keyspaces: the snapshot has them.
+        assert r.execute_command("FCALL", "snapget", 1, "key:5") == b"overwritten"
         assert dataset(r) == expected
     finally:
         s.cleanup()
@@ -309,5 +318,21 @@ def test_snapshot_pause():
         print(f"\n{n} keys: fork {fork_us} us, worst PING {worst_ms:.1f} ms "
               f"(before: {baseline_ms:.1f} ms), {len(stalls)} PINGs, snapshot {size} bytes")
         assert fork_us < 1_000_000
+    finally:
+        s.cleanup()
+
+
+def test_dump_file_keeps_function_libraries():
+    """The dump file has the payload's format, function libraries included."""
+    s = Server(KEYRAFT).start()
+    try:
+        r = s.client()
+        r.execute_command("FUNCTION", "LOAD", LIBRARY)
+        r.set("k", "v")
+        assert r.save() is True
+        s.stop()
+        s.start()
+        wait_until(lambda: loaded_dbsize(s) == 1, what="dump file loaded")
+        assert s.client().execute_command("FCALL", "snapget", 1, "k") == b"v"
     finally:
         s.cleanup()
