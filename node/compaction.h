@@ -6,9 +6,12 @@
  * to <dir>/temp-raft-snapshot-<member>-<pid>.krs (outside <dir>/raft), the
  * group hands it to the library, which keeps it as
  * <dir>/raft/snapshot-TERM-INDEX-MS and drops the log before it (keeping
- * `raft-snapshot-trailing` entries). Nothing else needs to survive: the
- * configuration is in the library's .meta file, and everything else the
- * entries change lives in the keyspaces.
+ * `raft-snapshot-trailing` entries). The Raft configuration is in the
+ * library's .meta file; of what entries change, the function libraries live
+ * outside the keyspaces and travel in the AUX record "functions"
+ * (persist.h). Anything else a logged command changes outside the
+ * keyspaces must be added to the payload the same way, or a restart after
+ * compaction loses it.
  *
  * Snapshots happen every `raft-snapshot-threshold` applied entries, and on
  * request: on the leader BGSAVE, `save` points and BGREWRITEAOF take one (a
