@@ -72,9 +72,9 @@ def role(server):
     return reply[0].decode() if reply else None
 
 
-def cluster_nodes(server):
+def cluster_nodes(server, timeout=2):
     """CLUSTER NODES as {id: {port, flags, master, epoch, slots}}, or None."""
-    text = ask(server, "CLUSTER", "NODES")
+    text = ask(server, "CLUSTER", "NODES", timeout=timeout)
     if text is None:
         return None
     out = {}
@@ -86,8 +86,8 @@ def cluster_nodes(server):
     return out
 
 
-def cluster_state(server):
-    text = ask(server, "CLUSTER", "INFO")
+def cluster_state(server, timeout=2):
+    text = ask(server, "CLUSTER", "INFO", timeout=timeout)
     if text is None:
         return None
     return dict(line.split(":", 1) for line in text.split("\r\n") if line)["cluster_state"]
@@ -274,6 +274,43 @@ class Writer:
             self.proc.wait(10)
 
 
+class Watcher:
+    """Polls, every 50 ms, each node in 'nodes' for its cluster_state and
+    the flags it shows for 'victim'; keeps the changes with their time
+    after start (ms). What surviving masters answer while a master is down
+    is keyraft's decision: this records it."""
+
+    def __init__(self, cluster, nodes, victim):
+        self.cluster, self.nodes, self.victim_id = cluster, nodes, cluster.ids[victim.port]
+        self.changes = []
+        self.stopping = threading.Event()
+        self.t0 = time.monotonic()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        last = {}
+        while not self.stopping.is_set():
+            for s in self.nodes:
+                view = cluster_nodes(s, timeout=0.5) or {}
+                flags = view.get(self.victim_id, {}).get("flags", ["?"])
+                seen = (cluster_state(s, timeout=0.5), ",".join(flags))
+                if last.get(s.port) != seen:
+                    last[s.port] = seen
+                    self.changes.append((round((time.monotonic() - self.t0) * 1000), s.port,
+                                         *seen))
+            time.sleep(0.05)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(10)
+        for s in self.nodes:
+            shown = [f"+{t} ms {state} victim={flags}" for t, port, state, flags in self.changes
+                     if port == s.port]
+            print(f"  master {s.port}: " + "; ".join(shown))
+        return self.changes
+
+
 def missing_writes(cluster, acked):
     """The acknowledged keys that do not read back with their value,
     through fresh connections to the masters in CLUSTER SLOTS."""
@@ -385,9 +422,12 @@ def check_shard_digest(members):
 
 def test_kill_master_under_ioredis_load(cluster):
     master, replicas = pick_shard(cluster, 0)
+    others = [m for m in cluster.shards() if m is not master]
     writer = Writer(cluster, cluster.slots_of(master), "kill")
+    watcher = Watcher(cluster, others, master)
     try:
         time.sleep(1)
+        watcher.t0 = time.monotonic()
         fault_ms = time.time() * 1000
         master.stop(signal.SIGKILL)
         t0 = time.monotonic()
@@ -397,7 +437,10 @@ def test_kill_master_under_ioredis_load(cluster):
         summary = writer.stop()
     finally:
         writer.kill()
+        watcher.stopping.set()
     recovered_ms = report("kill -9", summary, fault_ms)
+    print("the other masters' cluster_state and their flags for the killed master:")
+    watcher.stop()
     print(f"new master listed in CLUSTER NODES/SLOTS of all 8 live nodes {listed_ms:.0f} ms "
           f"after the kill")
     assert recovered_ms <= TAKEOVER_BUDGET_MS
@@ -413,9 +456,12 @@ def test_kill_master_under_ioredis_load(cluster):
 
 def test_pause_master_under_ioredis_load(cluster):
     master, replicas = pick_shard(cluster, 1)
+    others = [m for m in cluster.shards() if m is not master]
     writer = Writer(cluster, cluster.slots_of(master), "pause")
+    watcher = Watcher(cluster, others, master)
     try:
         time.sleep(1)
+        watcher.t0 = time.monotonic()
         fault_ms = time.time() * 1000
         master.proc.send_signal(signal.SIGSTOP)
         t0 = time.monotonic()
@@ -432,7 +478,10 @@ def test_pause_master_under_ioredis_load(cluster):
         summary = writer.stop()
     finally:
         writer.kill()
+        watcher.stopping.set()
     recovered_ms = report("SIGSTOP", summary, fault_ms)
+    print("the other masters' cluster_state and their flags for the stopped master:")
+    watcher.stop()
     print(f"new master listed in CLUSTER NODES/SLOTS of all 8 other nodes {listed_ms:.0f} ms "
           f"after SIGSTOP")
     assert recovered_ms <= TAKEOVER_BUDGET_MS
