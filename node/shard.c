@@ -169,6 +169,25 @@ static const char *shard_bind_address(void) {
     return bind_address;
 }
 
+/* In cluster mode a member is a cluster node: it is dialled where gossip
+ * last saw that node (by node id), since the address in the Raft
+ * configuration is where it was when it joined and a restarted container
+ * may have a new one. */
+static bool resolve_member(void *arg, uint64_t id, char *buf, size_t len) {
+    (void)arg;
+    struct cluster_state *cs = cluster_mode_state();
+    for (size_t i = 0; cs != NULL && i < cs->node_count; i++) {
+        const struct cluster_node *n = cs->nodes[i];
+        if (n->ip[0] == '\0' || n->cport == 0 || (n->flags & CNODE_MYSELF) ||
+            shard_node_member_id(n->id) != id)
+            continue;
+        int w = strchr(n->ip, ':') != NULL ? snprintf(buf, len, "[%s]:%d", n->ip, n->cport)
+                                           : snprintf(buf, len, "%s:%d", n->ip, n->cport);
+        return w > 0 && (size_t)w < len;
+    }
+    return false;
+}
+
 /* Hands a bus connection to the registered receiver, or closes it. */
 static void route_bus_connection(void *arg, uv_tcp_t *stream) {
     (void)arg;
@@ -228,6 +247,7 @@ static int open_group(bool bootstrap) {
         .transport = GROUP_TRANSPORT_SHARED_PORT,
         .bus_cb = route_bus_connection,
         .bind_address = shard_bind_address(),
+        .resolve = resolve_member,
     };
     compaction_configure(&gc);
     char err[512];

@@ -440,6 +440,8 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
         rv = transport_init(&g->transport, cfg->loop);
         if (rv == 0)
             transport_set_bus_cb(&g->transport, cfg->bus_cb, cfg->bus_arg);
+        if (rv == 0)
+            transport_set_resolver(&g->transport, cfg->resolve, cfg->resolve_arg);
         if (rv == 0 && cfg->bind_address != NULL) {
             rv = transport_set_bind_address(&g->transport, cfg->bind_address);
             if (rv != 0)

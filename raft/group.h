@@ -110,6 +110,11 @@ struct group_config {
     enum group_transport { GROUP_TRANSPORT_TCP, GROUP_TRANSPORT_SHARED_PORT } transport;
     transport_bus_cb bus_cb;
     void *bus_arg;
+    /* GROUP_TRANSPORT_SHARED_PORT only: asked for a member's current
+     * address before each connection (see transport_resolve_fn); NULL:
+     * the configuration's addresses. */
+    transport_resolve_fn resolve;
+    void *resolve_arg;
     /* GROUP_TRANSPORT_SHARED_PORT only: "ip:port" the listener binds to
      * instead of 'address' (e.g. "0.0.0.0:16379"); NULL: 'address'. */
     const char *bind_address;

@@ -62,6 +62,8 @@ struct transport {
     raft_uv_accept_cb accept_cb;
     transport_bus_cb bus_cb;
     void *bus_arg;
+    transport_resolve_fn resolve;
+    void *resolve_arg;
     struct link incoming;    /* struct incoming in their handshake */
     struct link outgoing;    /* struct outgoing not yet connected */
     unsigned pending_closes; /* handles whose close callback has not run */
@@ -386,9 +388,11 @@ static size_t address_field_len(const char *address) {
 static int impl_connect(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
                         const char *address, raft_uv_connect_cb cb) {
     struct transport *tr = t->impl;
-    (void)id;
     if (tr->is_closing)
         return RAFT_CANCELED;
+    char resolved[TRANSPORT_MAX_ADDRESS];
+    if (tr->resolve != NULL && tr->resolve(tr->resolve_arg, id, resolved, sizeof(resolved)))
+        address = resolved;
     struct sockaddr_storage sa;
     if (parse_address(address, &sa) != 0)
         return RAFT_NOCONNECTION;
@@ -513,6 +517,12 @@ void transport_close(struct raft_uv_transport *t) {
     free(tr->bind_address);
     free(tr);
     t->impl = NULL;
+}
+
+void transport_set_resolver(struct raft_uv_transport *t, transport_resolve_fn fn, void *arg) {
+    struct transport *tr = t->impl;
+    tr->resolve = fn;
+    tr->resolve_arg = arg;
 }
 
 int transport_set_bind_address(struct raft_uv_transport *t, const char *address) {

@@ -47,6 +47,9 @@
 
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define TRANSPORT_PREAMBLE_LEN  8
@@ -78,6 +81,14 @@ void transport_close(struct raft_uv_transport *t);
 int transport_set_bind_address(struct raft_uv_transport *t, const char *address);
 /* Routes bus connections to 'cb' (NULL: close them). Any time. */
 void transport_set_bus_cb(struct raft_uv_transport *t, transport_bus_cb cb, void *arg);
+
+/* Where member 'id' is now: fills 'buf' ('len' bytes) with its "ip:port"
+ * and returns true, or returns false to dial the address the Raft
+ * configuration holds for it. Lets a member whose address changed since it
+ * joined (a container restarted with a new IP) be found by its id. */
+typedef bool (*transport_resolve_fn)(void *arg, uint64_t id, char *buf, size_t len);
+/* Asks 'fn' (NULL: none) before every outgoing connection. Any time. */
+void transport_set_resolver(struct raft_uv_transport *t, transport_resolve_fn fn, void *arg);
 /* Changes the handshake timeout (milliseconds, > 0). Before raft_start. */
 void transport_set_handshake_timeout(struct raft_uv_transport *t, unsigned timeout_ms);
 
