@@ -82,6 +82,15 @@ static void set_remembered(unsigned slot, bool on) {
         remembered[slot / 8] &= (uint8_t) ~(1u << (slot % 8));
 }
 
+/* Members this member dropped when it continued alone (a shard of two):
+ * they still belong to the shard and are added back once reachable. */
+static struct {
+    uint64_t id;
+    char address[128];
+    bool adding; /* a group_add_member is under way */
+} dropped[MAX_MEMBERS];
+static size_t dropped_count;
+
 static void load_members(struct group *g, struct shard_members *sm) {
     struct group_member_info m[MAX_MEMBERS];
     size_t n = group_members(g, m, MAX_MEMBERS);
@@ -89,6 +98,11 @@ static void load_members(struct group *g, struct shard_members *sm) {
     sm->count = 0;
     for (size_t i = 0; i < n && i < MAX_MEMBERS; i++) {
         struct cluster_node *node = cluster_shard_node_of_member(m[i].id);
+        if (node != NULL)
+            sm->nodes[sm->count++] = node;
+    }
+    for (size_t i = 0; i < dropped_count && sm->count < MAX_MEMBERS; i++) {
+        struct cluster_node *node = cluster_shard_node_of_member(dropped[i].id);
         if (node != NULL)
             sm->nodes[sm->count++] = node;
     }
@@ -291,8 +305,100 @@ void cmd_keyraft_shardepoch(struct exec_ctx *ctx) {
     exec_reply_ok(ctx);
 }
 
+/* ---- A shard of two (design.md "Cluster") ---- */
+
+static int64_t leaderless_since_ms; /* 0: a leader is known */
+
+/* A 2-voter group cannot elect without both. Once a majority of masters
+ * flagged the other member (our master) FAIL (gossip's quorum: the
+ * authorisation design.md asks for) and no leader was seen for a node
+ * timeout, this member continues alone. No acknowledged write is lost: a
+ * commit needed both members, so this one has every committed entry. */
+static void continue_alone_if_authorised(struct cluster_state *cs, struct group *g) {
+    if (group_leader(g, NULL) != 0 || replication_join_pending()) {
+        leaderless_since_ms = 0;
+        return;
+    }
+    struct group_member_info m[3];
+    size_t n = group_members(g, m, 3);
+    uint64_t self = shard_member_id();
+    if (n != 2 || m[0].role != GROUP_ROLE_VOTER || m[1].role != GROUP_ROLE_VOTER ||
+        (m[0].id != self && m[1].id != self))
+        return;
+    const struct group_member_info *other = m[0].id == self ? &m[1] : &m[0];
+    struct cluster_node *me = cs->myself;
+    struct cluster_node *peer = cluster_shard_node_of_member(other->id);
+    if (peer == NULL || !(peer->flags & CNODE_FAIL) || !(me->flags & CNODE_SLAVE) ||
+        me->master != peer)
+        return;
+    int64_t now = server_now_ms();
+    if (leaderless_since_ms == 0)
+        leaderless_since_ms = now;
+    if (now - leaderless_since_ms < cfg.cluster_node_timeout)
+        return;
+    leaderless_since_ms = 0;
+    log_warning("Shard of two: my master %.40s failed (a majority of masters agrees) and the "
+                "Raft group cannot elect without it: continuing alone",
+                peer->id);
+    if (dropped_count < MAX_MEMBERS) {
+        dropped[dropped_count].id = other->id;
+        snprintf(dropped[dropped_count].address, sizeof(dropped[0].address), "%s", other->address);
+        dropped[dropped_count].adding = false;
+        dropped_count++;
+    }
+    if (shard_continue_alone() != 0)
+        log_warning("Could not continue alone: see above");
+}
+
+static void forget_dropped(size_t i) {
+    dropped[i] = dropped[--dropped_count];
+}
+
+static void on_dropped_added(void *arg, int status) {
+    uint64_t id = (uint64_t)(uintptr_t)arg;
+    for (size_t i = 0; i < dropped_count; i++) {
+        if (dropped[i].id != id)
+            continue;
+        if (status == GROUP_OK) {
+            log_notice("Member %" PRIu64 " is back: added to my Raft group again", id);
+            forget_dropped(i);
+        } else {
+            dropped[i].adding = false; /* retried by the next sync */
+        }
+        return;
+    }
+}
+
+/* On the leader: adds back dropped members whose node is reachable again
+ * (bus link up, not failing). The Raft log then overwrites whatever the
+ * returning member had beyond what was committed. */
+static void add_back_dropped(struct group *g) {
+    if (!group_is_leader(g))
+        return;
+    for (size_t i = 0; i < dropped_count; i++) {
+        struct cluster_node *n = cluster_shard_node_of_member(dropped[i].id);
+        if (dropped[i].adding || n == NULL || !n->link_connected ||
+            (n->flags & (CNODE_FAIL | CNODE_PFAIL)))
+            continue;
+        dropped[i].adding = true;
+        int rc = group_add_member(g, dropped[i].id, dropped[i].address, on_dropped_added, NULL,
+                                  (void *)(uintptr_t)dropped[i].id);
+        if (rc != GROUP_OK)
+            dropped[i].adding = false;
+    }
+}
+
 static void on_sync_timer(uv_timer_t *t) {
     (void)t;
+    struct cluster_state *cs = cluster_mode_state();
+    struct group *g = shard_group();
+    if (cs == NULL || g == NULL)
+        return;
+    continue_alone_if_authorised(cs, g);
+    g = shard_group();
+    if (g == NULL)
+        return;
+    add_back_dropped(g);
     cluster_shard_sync();
 }
 

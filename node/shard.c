@@ -229,7 +229,12 @@ static void raft_dir(char *buf, size_t len) {
     path_in_dir(buf, len, "raft");
 }
 
-static int open_group(bool bootstrap) {
+/* How open_group starts the member: on the log it has, bootstrapping a
+ * group of one on a fresh directory, or forcing a configuration of itself
+ * alone (raft_recover) onto the log it has. */
+enum open_mode { OPEN_EXISTING, OPEN_BOOTSTRAP, OPEN_ALONE };
+
+static int open_group(enum open_mode mode) {
     char dir[4096];
     raft_dir(dir, sizeof(dir));
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
@@ -256,7 +261,9 @@ static int open_group(bool bootstrap) {
         return -1;
     }
     struct group_member self = {.id = gc.id, .address = gc.address};
-    int rc = bootstrap ? group_bootstrap(group, &self, 1) : GROUP_OK;
+    int rc = mode == OPEN_BOOTSTRAP ? group_bootstrap(group, &self, 1)
+             : mode == OPEN_ALONE   ? group_recover(group, &self, 1)
+                                    : GROUP_OK;
     if (rc == GROUP_OK)
         rc = group_start(group);
     if (rc != GROUP_OK) {
@@ -305,7 +312,7 @@ int shard_init(void) {
             return -1;
         }
     }
-    if (open_group(bootstrap) != 0)
+    if (open_group(bootstrap ? OPEN_BOOTSTRAP : OPEN_EXISTING) != 0)
         return -1;
     replay_alone();
     return 0;
@@ -352,7 +359,7 @@ int shard_ensure_group(void) {
     membership = MEMBER_BOOTSTRAPPED;
     if (save_member_file() != 0)
         return -1;
-    return open_group(true);
+    return open_group(OPEN_BOOTSTRAP);
 }
 
 static void remove_raft_dir(void) {
@@ -388,7 +395,7 @@ int shard_become_joined_member(void) {
     membership = MEMBER_JOINED; /* with the id the leader added (shard_new_member_id) */
     if (save_member_file() != 0)
         return -1;
-    return open_group(false);
+    return open_group(OPEN_EXISTING);
 }
 
 int shard_start_alone(void) {
@@ -398,7 +405,16 @@ int shard_start_alone(void) {
     membership = MEMBER_BOOTSTRAPPED;
     if (save_member_file() != 0)
         return -1;
-    return open_group(true);
+    return open_group(OPEN_BOOTSTRAP);
+}
+
+int shard_continue_alone(void) {
+    shard_close();
+    clear_data(); /* rebuilt from the log, which replays from the start */
+    if (open_group(OPEN_ALONE) != 0)
+        return -1;
+    replay_alone();
+    return 0;
 }
 
 void shard_leave_group(void) {

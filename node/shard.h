@@ -75,6 +75,13 @@ int shard_become_joined_member(void);
  * group of one with the current member id (CLUSTER RESET: the node becomes
  * an empty master, possibly with a new id). Returns 0 or -1 (logged). */
 int shard_start_alone(void);
+/* Disaster recovery for a shard of two whose other member is gone for
+ * good (design.md "Cluster": only once a majority of masters agrees it
+ * failed): reopens the group with a configuration of this member alone
+ * (raft_recover) and replays the log into a cleared keyspace. Every entry
+ * the lost member could have had committed is in this member's log (a
+ * commit needed both). Returns 0 or -1 (logged). */
+int shard_continue_alone(void);
 /* Leaves the group: writes apply at once again, data is kept. */
 void shard_leave_group(void);
 /* The client address ("ip", port) of a member from its Raft address. */

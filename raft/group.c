@@ -522,6 +522,18 @@ int group_bootstrap(struct group *g, const struct group_member *members, size_t 
     return rv == RAFT_CANTBOOTSTRAP ? GROUP_OK : from_raft(rv); /* state exists already */
 }
 
+int group_recover(struct group *g, const struct group_member *members, size_t n) {
+    struct raft_configuration conf;
+    raft_configuration_init(&conf);
+    int rv = 0;
+    for (size_t i = 0; i < n && rv == 0; i++)
+        rv = raft_configuration_add(&conf, members[i].id, members[i].address, RAFT_VOTER);
+    if (rv == 0)
+        rv = raft_recover(&g->raft, &conf);
+    raft_configuration_close(&conf);
+    return from_raft(rv);
+}
+
 int group_start(struct group *g) {
     return from_raft(raft_start(&g->raft));
 }

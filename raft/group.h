@@ -143,6 +143,10 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
 /* Writes the initial configuration (fresh 'dir' only; on one member, or on
  * all members with the same list). */
 int group_bootstrap(struct group *g, const struct group_member *members, size_t n);
+/* Forces 'members' as the configuration, appended to the log on disk
+ * (raft_recover: disaster recovery after a loss of quorum). Before
+ * group_start, on one surviving member only. */
+int group_recover(struct group *g, const struct group_member *members, size_t n);
 /* Starts the member: loads its log and snapshot, joins elections. */
 int group_start(struct group *g);
 /* Proposes an entry. On GROUP_OK takes ownership of 'buf' (malloc'd) and

@@ -141,16 +141,18 @@ def random_id():
     return os.urandom(20).hex()
 
 
-def write_nodes_conf(servers, ids, master_index=0):
-    """Gives every server a nodes.conf in which all of them know each other:
-    server 'master_index' owns every slot, the others are empty masters."""
+def write_nodes_conf(servers, ids, slots=None):
+    """Gives every server a nodes.conf in which all of them know each other
+    as masters: 'slots' maps a server's index to its slot ranges (default:
+    server 0 owns every slot, the others none)."""
+    slots = slots if slots is not None else {0: "0-16383"}
     for me, server in enumerate(servers):
         lines = []
         for i, (other, node_id) in enumerate(zip(servers, ids)):
             flags = ("myself," if i == me else "") + "master"
-            slots = " 0-16383" if i == master_index else ""
+            owned = " " + slots[i] if i in slots else ""
             lines.append(f"{node_id} 127.0.0.1:{other.port}@{other.port + 10000} {flags} - 0 0 "
-                         f"{i + 1} connected{slots}")
+                         f"{i + 1} connected{owned}")
         lines.append(f"vars currentEpoch {len(servers)} lastVoteEpoch 0")
         with open(os.path.join(server.dir, "nodes.conf"), "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -331,3 +333,54 @@ def test_manual_failover_and_kill(shard):
 
 def servers_index(survivors, new, a, c):
     return 0 if new is a else 2
+
+
+def test_shard_of_two_continues_alone_once_its_master_fails():
+    """design.md "Cluster": in a shard of two, the survivor continues alone
+    only after a majority of masters agrees its master failed."""
+    servers = [Server(KEYRAFT, args=["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+               for _ in range(4)]
+    m, r, x, y = servers
+    ids = [random_id() for _ in servers]
+    write_nodes_conf(servers, ids, slots={0: "0-5000", 2: "5001-10000", 3: "10001-16383"})
+    try:
+        for s in servers:
+            s.start()
+        for s in (m, x, y):
+            wait_state_ok(s.client())
+        assert replicate(r, ids[0]) == b"OK"
+        wait_until(lambda: slave_of(m, ids[1], ids[0]), timeout=10, what="m sees its replica")
+        rm = m.client()
+        keys = [k for k in (f"k{i}" for i in range(300))
+                if rm.execute_command("CLUSTER", "KEYSLOT", k) <= 5000][:50]
+        for k in keys:
+            rm.set(k, k)
+        ro = readonly_client(r)
+        wait_until(lambda: ro.get(keys[-1]) == keys[-1].encode(), what="replicated writes")
+        old_epoch = myself(m)[2]
+
+        m.stop(signal.SIGKILL)
+        wait_until(lambda: myself(r)[0] == ["myself", "master"] and myself(r)[3] == ["0-5000"],
+                   timeout=30, what="the survivor continues alone as master")
+        assert myself(r)[2] > old_epoch
+        assert "continuing alone" in r.read_log()
+        rr = r.client()
+        wait_state_ok(rr)
+        assert all(rr.get(k) == k.encode() for k in keys)
+        rr.set(keys[0], "after")
+        # The others learn the new owner through gossip.
+        wait_until(lambda: nodes_lines(x)[ids[1]][3] == ["0-5000"], timeout=15,
+                   what="x sees the new owner")
+
+        # The old master comes back as a replica and gets the new writes.
+        m.start()
+        wait_until(lambda: slave_of(m, ids[0], ids[1]), timeout=20,
+                   what="old master rejoins as slave")
+        wait_until(lambda: slave_of(r, ids[0], ids[1]), timeout=20,
+                   what="the survivor lists it as its replica")
+        back = readonly_client(m)
+        wait_until(lambda: back.get(keys[0]) == b"after", timeout=20,
+                   what="old master receives the log")
+    finally:
+        for s in servers:
+            s.cleanup()
