@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,12 +54,9 @@ static int fork_payload_writer(void *arg, const char *path) {
     uint64_t start_us = server_monotonic_us();
     pid_t pid = fork();
     if (pid == 0) {
-        /* The child: default signal dispositions, write, and leave without
-         * running anything of the parent's (see persist.c's BGSAVE child). */
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGCHLD, SIG_DFL);
-        log_set_role('C');
+        /* The child writes and leaves without running anything of the
+         * parent's. */
+        persist_child_init();
         _exit(persist_write_file(path) == 0 ? 0 : 1);
     }
     long long fork_usec = (long long)(server_monotonic_us() - start_us);

@@ -20,6 +20,7 @@
 #include "storage/keyspace.h"
 #include "storage/snapshot.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -273,6 +274,27 @@ int persist_save(void) {
     return 0;
 }
 
+void persist_child_init(void) {
+    /* The loop's handlers would only write to a pipe nobody reads. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    log_set_role('C');
+    /* Sockets: listeners above all, which would keep the ports taken. */
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return;
+    int own = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        struct stat sb;
+        if (fd > 2 && fd != own && fstat(fd, &sb) == 0 && S_ISSOCK(sb.st_mode))
+            close(fd);
+    }
+    closedir(d);
+}
+
 bool persist_bgsave_in_progress(void) {
     return st.child != -1 || compaction_in_progress();
 }
@@ -312,12 +334,7 @@ int persist_bgsave(void) {
     uint64_t start_us = server_monotonic_us();
     pid_t pid = fork();
     if (pid == 0) {
-        /* The child: default signal dispositions (the loop's handlers would
-         * only write to a pipe nobody reads), write, and leave. */
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGCHLD, SIG_DFL);
-        log_set_role('C');
+        persist_child_init();
         int rc = write_file();
         if (rc == 0)
             log_notice("DB saved on disk");

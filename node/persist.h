@@ -55,6 +55,10 @@ int persist_save(void);
 /* BGSAVE: forks a child that writes the snapshot file. Returns 0 when the
  * child started, -1 when the fork failed (logged). */
 int persist_bgsave(void);
+/* In a forked child that writes a file: default signal dispositions, the
+ * log's child role, and every inherited socket closed (so a restarted
+ * server can bind its ports while the child still writes). */
+void persist_child_init(void);
 /* A BGSAVE child or a Raft snapshot is running (node/compaction.h). */
 bool persist_bgsave_in_progress(void);
 /* Only the BGSAVE child: one fork at a time. */

@@ -336,3 +336,41 @@ def test_dump_file_keeps_function_libraries():
         assert s.client().execute_command("FCALL", "snapget", 1, "k") == b"v"
     finally:
         s.cleanup()
+
+
+def test_restart_while_the_snapshot_child_still_writes():
+    """The child closes the sockets it inherited: with the child stopped in
+    the middle of a snapshot and the server killed, a new server binds the
+    same ports at once and has every write."""
+    s = node()
+    child = None
+    try:
+        wait_leader(s)
+        r = s.client()
+        write_many(r, 100_000)
+        for _ in range(10):
+            started = s.read_log().count("Raft snapshot started")
+            r.set("one-more", "write")  # something to snapshot
+            assert command(s, "BGREWRITEAOF") == b"Background append only file rewriting started"
+            wait_until(lambda: s.read_log().count("Raft snapshot started") > started,
+                       what="the child forked")
+            pid = int(re.findall(r"Raft snapshot started by pid (\d+)", s.read_log())[-1])
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                child = pid
+                break
+            except ProcessLookupError:
+                wait_rewrite_done(s)  # it was done already: try again
+        assert child is not None, "never caught the child while it wrote"
+        fds = [os.readlink(f"/proc/{child}/fd/{fd}") for fd in os.listdir(f"/proc/{child}/fd")]
+        assert not [fd for fd in fds if fd.startswith("socket:")], fds
+        s.stop(signal.SIGKILL)
+        s.start()
+        wait_until(lambda: loaded_dbsize(s) == 100_001, timeout=60, what="restart replayed")
+    finally:
+        if child is not None:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        s.cleanup()
