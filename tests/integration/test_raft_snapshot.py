@@ -374,3 +374,17 @@ def test_restart_while_the_snapshot_child_still_writes():
             except ProcessLookupError:
                 pass
         s.cleanup()
+
+
+def test_save_points_take_snapshots_on_the_leader():
+    s = node("--save", "1 1")
+    try:
+        wait_leader(s)
+        r = s.client()
+        write_many(r, 1000)
+        wait_until(lambda: "log compacted" in s.read_log(), timeout=20, what="a snapshot")
+        wait_until(lambda: os.path.exists(os.path.join(s.dir, "dump.rdb")), what="the dump file")
+        wait_until(lambda: persistence(s)["rdb_changes_since_last_save"] == 0, what="saved")
+        assert persistence(s)["rdb_last_bgsave_status"] == "ok"
+    finally:
+        s.cleanup()
