@@ -10,6 +10,7 @@ packages=(
     redis-tools redis-server
     python3 python3-redis python3-pytest
     clang libclang-rt-14-dev clang-format
+    docker-compose python3-yaml shellcheck
 )
 
 # ioredis (the npm registry) drives the cluster-client tests: Node.js and npm
