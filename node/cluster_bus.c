@@ -593,8 +593,11 @@ void cluster_bus_stop(void) {
 /* ---- Commands' side ---- */
 
 void cluster_bus_forget(struct cluster_node *n) {
+    struct cluster_state *cs = cluster_mode_state();
     if (bus.g != NULL)
-        gossip_forget(bus.g, bus.cs, n, server_now_ms());
+        gossip_forget(bus.g, cs, n, server_now_ms());
+    else if (cs != NULL)
+        cluster_node_delete(cs, n); /* no bus (stopped): nothing to ban from */
 }
 
 unsigned cluster_bus_failure_reports(struct cluster_node *n) {

@@ -207,7 +207,8 @@ def test_garbage_on_the_bus_port_closes_only_that_connection(cluster6, payload):
     s.close()
     assert cluster6[2].client().ping()
     assert info(cluster6[2])["cluster_state"] == "ok"
-    assert all(fields[7] == "connected" for fields in nodes_lines(cluster6[0]))
+    wait_until(lambda: all(f[7] == "connected" for f in nodes_lines(cluster6[0])), timeout=5,
+               what="every link up")
 
 
 def test_kill_master_is_detected_then_recovers(cluster6):
