@@ -25,6 +25,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* After a failed snapshot (fork, full disk), as Redis's
+ * CONFIG_BGSAVE_RETRY_DELAY: the library would try again after every
+ * applied entry. */
+#define RETRY_DELAY_MS 5000
+
 static struct {
     struct group *group; /* the group the state below belongs to */
     bool in_progress;    /* requested, or being taken */
@@ -35,6 +40,7 @@ static struct {
     long long dirty_at_start;
     bool last_ok;
     long long last_time_sec;
+    int64_t last_failure_ms;
 } st = {.last_ok = true, .last_time_sec = -1};
 
 static void reset_state(void) {
@@ -49,7 +55,8 @@ static void reset_state(void) {
  * at a time, as Redis: while a BGSAVE child runs the library retries later. */
 static int fork_payload_writer(void *arg, const char *path) {
     (void)arg;
-    if (persist_child_running())
+    if (persist_child_running() ||
+        (st.last_failure_ms != 0 && server_now_ms() - st.last_failure_ms < RETRY_DELAY_MS))
         return -1;
     uint64_t start_us = server_monotonic_us();
     pid_t pid = fork();
@@ -62,6 +69,7 @@ static int fork_payload_writer(void *arg, const char *path) {
     long long fork_usec = (long long)(server_monotonic_us() - start_us);
     if (pid < 0) {
         log_warning("Can't take a Raft snapshot: fork: %s", strerror(errno));
+        st.last_failure_ms = server_now_ms();
         return -1;
     }
     persist_note_fork(fork_usec);
@@ -85,6 +93,7 @@ static void snapshot_done(void *arg, int status, uint64_t index, const char *pat
             log_notice("DB saved on disk");
     } else {
         log_warning("Raft snapshot at index %" PRIu64 " failed", index);
+        st.last_failure_ms = server_now_ms();
     }
     persist_note_background_save(ok, secs, st.dirty_at_start);
     st.last_ok = ok;
@@ -210,6 +219,13 @@ void compaction_cron(void) {
     if (shard_group() == NULL)
         return;
     shard_note_applied(); /* an installed snapshot may have ended the replay */
+    /* A request whose snapshot has not started (the hook declined during
+     * the retry delay, or the barrier was lost): ask again, which on the
+     * leader commits another entry to take it at. */
+    if (st.in_progress && !st.running && server_now_ms() - st.start_ms >= 1000) {
+        st.start_ms = server_now_ms();
+        group_snapshot_now(shard_group());
+    }
     if (st.scheduled && !st.in_progress) {
         enum compaction_reason why = (enum compaction_reason)(st.scheduled - 1);
         st.scheduled = 0;

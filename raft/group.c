@@ -285,11 +285,11 @@ static void remove_stale_payloads(const char *dir, uint64_t id) {
 int group_snapshot_now(struct group *g) {
     if (g->snapshot == NULL)
         return GROUP_ENOSNAPSHOTS;
-    if (g->snapshot_taking != 0 || g->snapshot_wanted || g->raft.snapshot.pending.term != 0)
+    if (g->snapshot_taking != 0 || g->raft.snapshot.pending.term != 0)
         return GROUP_EBUSY;
     /* Barriers and configurations change no state: a snapshot taken before
      * them is current. */
-    if (g->last_command <= g->raft.log.snapshot.last_index)
+    if (!g->snapshot_wanted && g->last_command <= g->raft.log.snapshot.last_index)
         return GROUP_CURRENT;
     /* libraft 0.15 has no "snapshot now": it checks the threshold after
      * applying entries, so lower it to 1 until the snapshot starts and, on

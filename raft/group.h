@@ -219,7 +219,9 @@ uint64_t group_term(const struct group *g);
  * on the leader (it commits a barrier), at the next applied entry on a
  * follower. Returns GROUP_OK (snapshot_done will report it), GROUP_CURRENT
  * (nothing applied since the last snapshot: it is current, no callback),
- * GROUP_EBUSY (one is being taken), or GROUP_ENOSNAPSHOTS. */
+ * GROUP_EBUSY (one is being taken), or GROUP_ENOSNAPSHOTS. Asking again
+ * while a request waits for its entry (e.g. the caller's snapshot hook
+ * declined) commits another barrier on the leader. */
 int group_snapshot_now(struct group *g);
 /* Changes the snapshot threshold and trailing (0: keep the current one). */
 void group_set_snapshot_limits(struct group *g, unsigned threshold, unsigned trailing);

@@ -388,3 +388,32 @@ def test_save_points_take_snapshots_on_the_leader():
         assert persistence(s)["rdb_last_bgsave_status"] == "ok"
     finally:
         s.cleanup()
+
+
+def test_a_failed_snapshot_is_reported_and_retried_later():
+    s = node()
+    try:
+        wait_leader(s)
+        r = s.client()
+        r.set("k", "v")
+        member = open(os.path.join(s.dir, "keyraft.member")).read().split()[0]
+        # The child cannot create its file where a directory is in the way.
+        os.mkdir(os.path.join(s.dir, f"temp-raft-snapshot-{member}-{s.proc.pid}.krs"))
+        assert command(s, "BGREWRITEAOF") == b"Background append only file rewriting started"
+        wait_rewrite_done(s)
+        info = persistence(s)
+        assert info["aof_last_bgrewrite_status"] == "err"
+        assert info["rdb_last_bgsave_status"] == "err"
+        assert "failed" in s.read_log()
+        # The log keeps growing meanwhile: nothing is lost, and a later
+        # snapshot (after the retry delay) succeeds.
+        r.set("k2", "v2")
+        assert command(s, "BGREWRITEAOF") == b"Background append only file rewriting started"
+        wait_until(lambda: rewrite_done(s) and persistence(s)["aof_last_bgrewrite_status"] == "ok",
+                   timeout=30, what="a snapshot after the retry delay")
+        assert snapshot_files(s)
+        s.stop(signal.SIGKILL)
+        s.start()
+        wait_until(lambda: loaded_dbsize(s) == 2, timeout=30, what="restart")
+    finally:
+        s.cleanup()
