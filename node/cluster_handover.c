@@ -1,10 +1,11 @@
 /* Manual failover on the master (see cluster_handover.h): owns the one
  * hand-over under way and the timer that walks it through its steps. The
- * pause itself is node/pause.c's; the view is brought in line by
+ * pause itself is node/pause.c's; the view follows Raft in
  * node/cluster_shard.c; the transfer is raft/group.c's. */
 #include "node/cluster_handover.h"
 
-#include "node/cluster_shard.h"
+#include "cluster/nodes.h"
+#include "node/cluster_mode.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/pause.h"
@@ -82,8 +83,13 @@ static void on_step(uv_timer_t *t) {
         uint64_t leader = group_leader(g, NULL);
         if (leader == 0 || leader == shard_member_id())
             break;
-        /* The held writes must find the new master in the view. */
-        cluster_shard_sync();
+        /* The held writes must find the new master in the view. The view
+         * follows Raft on its own timer (cluster_shard.c); forcing it here
+         * would announce myself a replica sooner, before the new master
+         * claimed the slots, and gossip drops a demoted master's slots. */
+        struct cluster_state *cs = cluster_mode_state();
+        if (cs != NULL && !(cs->myself->flags & CNODE_SLAVE))
+            break;
         log_notice("Manual failover: member %" PRIu64 " leads the shard; held writes resume",
                    leader);
         finish(NULL);
