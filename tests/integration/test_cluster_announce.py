@@ -11,70 +11,17 @@ nodes.conf and gossip keep the bus address."""
 import shutil
 import socket
 import subprocess
-import threading
 
 import pytest
 import redis
 from redis.cluster import RedisCluster
 
+from forwarder import Forwarder
 from harness import KEYRAFT, Server, wait_until
 
 BUS_IP = "127.0.0.2"
 CLIENT_IP = "127.0.0.1"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-
-
-class Forwarder:
-    """Accepts on CLIENT_IP:<free port> and pipes each connection to 'target'."""
-
-    def __init__(self, target):
-        self.target = target
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((CLIENT_IP, 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.closed = False
-        threading.Thread(target=self.accept_loop, daemon=True).start()
-
-    def accept_loop(self):
-        while not self.closed:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=10)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def pump(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.closed = True
-        self.sock.close()
-        for s in self.conns:
-            s.close()
 
 
 def loopback_alias_works():
@@ -100,7 +47,7 @@ def cluster():
     try:
         for i in range(3):
             s = Server(KEYRAFT, args=["--cluster-enabled", "yes", "--cluster-node-timeout", "3000"])
-            fwd = Forwarder((BUS_IP, s.port))
+            fwd = Forwarder((BUS_IP, s.port), listen_ip=CLIENT_IP)
             forwarders.append(fwd)
             s.cmd += ["--bind", BUS_IP, CLIENT_IP, "--cluster-announce-ip", BUS_IP,
                       "--cluster-announce-client-ipv4", CLIENT_IP,
