@@ -211,6 +211,56 @@ def test_garbage_on_the_bus_port_closes_only_that_connection(cluster6, payload):
                what="every link up")
 
 
+def mp(value):
+    """A minimal msgpack encoder for the bus format's subset (tests only)."""
+    if value is None:
+        return b"\xc0"
+    if isinstance(value, int):
+        assert value >= 0
+        return bytes([value]) if value < 128 else b"\xcf" + struct.pack(">Q", value)
+    if isinstance(value, str):
+        raw = value.encode()
+        return (bytes([0xa0 | len(raw)]) if len(raw) < 32 else b"\xd9" + bytes([len(raw)])) + raw
+    if isinstance(value, bytes):
+        return b"\xc5" + struct.pack(">H", len(value)) + value
+    if isinstance(value, list):
+        head = bytes([0x90 | len(value)]) if len(value) < 16 else b"\xdc" + struct.pack(">H", len(value))
+        return head + b"".join(mp(v) for v in value)
+    raise TypeError(value)
+
+
+def test_a_ping_split_into_single_bytes_gets_a_pong(cluster6):
+    """A well-formed PING from a node nobody knows, written one byte at a
+    time: the receiver reassembles the frame and answers with a PONG (and
+    adds nobody: only a MEET does)."""
+    target = cluster6[1]
+    stranger = "f" * 40
+    # [version, PING, sender, epochs, flags, master, ip, port, cport,
+    #  hostname, client ip and port, slots, gossip, payload]
+    body = mp([1, 0, stranger, 0, 0, 1, None, "", 1, 2, "", "", 0, bytes(2048), [], None])
+    frame = b"KRBUS001" + struct.pack(">I", len(body)) + body
+    s = bus_connection(target)
+    for i in range(len(frame)):
+        s.sendall(frame[i:i + 1])
+    head = b""
+    while len(head) < 4:
+        chunk = s.recv(4 - len(head))
+        assert chunk, "connection closed instead of a PONG"
+        head += chunk
+    (length,) = struct.unpack(">I", head)
+    reply = b""
+    while len(reply) < length:
+        chunk = s.recv(length - len(reply))
+        assert chunk
+        reply += chunk
+    s.close()
+    # The same layout: version 1, type PONG (1), the sender's id (str8).
+    assert reply[:5] == mp(list(range(16)))[:3] + b"\x01\x01"
+    assert reply[5:7] == b"\xd9\x28" and reply[7:47].decode() == myid(target)
+    assert stranger not in {f[0] for f in nodes_lines(target)}
+    assert info(target)["cluster_known_nodes"] == "6"
+
+
 def test_kill_master_is_detected_then_recovers(cluster6):
     victim = cluster6[2]
     victim_id = myid(victim)
