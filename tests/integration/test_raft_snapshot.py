@@ -417,3 +417,29 @@ def test_a_failed_snapshot_is_reported_and_retried_later():
         wait_until(lambda: loaded_dbsize(s) == 2, timeout=30, what="restart")
     finally:
         s.cleanup()
+
+
+def test_a_new_replica_of_a_compacted_master_gets_the_snapshot():
+    a = node("--raft-snapshot-threshold", "20", "--raft-snapshot-trailing", "5")
+    b = node()
+    try:
+        wait_leader(a)
+        ra = a.client()
+        fill_all_types(ra)
+        ra.execute_command("FUNCTION", "LOAD", LIBRARY)
+        write_many(ra, 50_000)
+        assert command(a, "BGREWRITEAOF") == b"Background append only file rewriting started"
+        wait_rewrite_done(a)
+        assert not any(f.startswith("0000000000000001-") for f in closed_segments(a))
+        join(b, a)
+        wait_until(lambda: loaded_dbsize(b) == ra.dbsize(), timeout=60, what="b catches up")
+        assert "Raft snapshot restored" in b.read_log()
+        wait_until(lambda: same_data(a, b), timeout=30, what="identical data on b")
+        assert b.client().execute_command("FCALL_RO", "snapget", 1, "key:7") == f"{VALUE}7".encode()
+        wait_until(lambda: all(v["state"] == "online" for k, v in ra.info("replication").items()
+                               if k.startswith("slave")) and
+                   ra.info("replication")["connected_slaves"] == 1, timeout=30,
+                   what="b promoted to a voter")
+    finally:
+        for s in (a, b):
+            s.cleanup()
