@@ -23,7 +23,9 @@
  *                  from ip/port (cluster-announce-client-ipv4/-port); ""
  *                  and 0 when not announced
  *   slots          bin of SLOT_COUNT/8 bytes: the slots the sender (or its
- *                  master) serves, bit j = byte j/8, bit j%8 (LSB first)
+ *                  master) serves, bit j = byte j/8, bit j%8 (LSB first);
+ *                  all zero in FAIL, UPDATE and PUBLISH*, whose receivers
+ *                  do not read them
  *   gossip         array of [id, ip, port, cport, flags, ping_sent_s,
  *                  pong_recv_s]: what the sender knows about other nodes
  *                  (times in unix seconds, 0 = none)

@@ -838,10 +838,14 @@ int gossip_build(struct gossip *g, const struct cluster_state *cs, enum busmsg_t
     snprintf(m->hostname, sizeof(m->hostname), "%s", me->hostname);
     copy_ip(m->client_ip, me->client_ip);
     m->client_port = me->client_port;
+    if (type != BUSMSG_MEET && type != BUSMSG_PING && type != BUSMSG_PONG) {
+        /* Only MEET/PING/PONG receivers read the slots (as in Redis): the
+         * other types leave them empty and skip the scan of the slot map. */
+        memset(m->slots, 0, sizeof(m->slots));
+        return BUSMSG_OK;
+    }
     gossip_node_slots(cs, master, m->slots);
-    if (type == BUSMSG_MEET || type == BUSMSG_PING || type == BUSMSG_PONG)
-        return add_gossip_entries(g, cs, m);
-    return BUSMSG_OK;
+    return add_gossip_entries(g, cs, m);
 }
 
 /* ---- FORGET ---- */

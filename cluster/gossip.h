@@ -98,7 +98,7 @@ bool gossip_sender_known(const struct cluster_state *cs, const struct busmsg *m)
 int gossip_cron(struct gossip *g, struct cluster_state *cs, int64_t now_ms);
 
 /* Fills 'm' (initialised by the caller) with myself's header for a message
- * of 'type' and, for MEET/PING/PONG, gossip entries about a tenth of
+ * of 'type' (slots only for MEET/PING/PONG) and, for those, gossip entries about a tenth of
  * the other nodes (at least 3 when there are) plus every PFAIL node.
  * Type-specific payloads are the caller's. Returns BUSMSG_OK or
  * BUSMSG_ENOMEM. */

@@ -41,21 +41,29 @@ struct link {
     size_t head_have;
     uint8_t *body;
     size_t body_len, body_have, body_cap;
+    /* Messages queued in this loop iteration, written together by
+     * flush_links (as Redis fills a link's send buffer and writes it once). */
+    char *out;
+    size_t out_len, out_cap;
     size_t send_pending; /* bytes handed to uv_write and not yet written */
+    bool queued;         /* on the flush list */
     struct link *prev, *next;
+    struct link *next_queued;
 };
 
 struct write_req {
     uv_write_t req;
     struct link *link;
+    char *data; /* owned: the link's former output buffer */
     size_t len;
-    char data[];
 };
 
 static struct {
     struct cluster_state *cs;
     struct gossip *g;
     uv_timer_t cron;
+    uv_prepare_t flusher; /* runs flush_links before the loop waits */
+    struct link *queued;  /* links with output to write */
     bool running;
     struct link *links;
     uint64_t myself_config; /* config_fingerprint() at the last cron */
@@ -72,6 +80,7 @@ static void on_link_closed(uv_handle_t *handle) {
     else
         free(handle);
     free(link->body);
+    free(link->out);
     free(link);
 }
 
@@ -93,6 +102,13 @@ static void link_close(struct link *link) {
     if (link->next != NULL)
         link->next->prev = link->prev;
     link->prev = link->next = NULL;
+    if (link->queued) {
+        struct link **at = &bus.queued;
+        while (*at != link)
+            at = &(*at)->next_queued;
+        *at = link->next_queued;
+        link->queued = false;
+    }
     uv_close((uv_handle_t *)link->tcp, on_link_closed);
 }
 
@@ -115,28 +131,64 @@ static void on_written(uv_write_t *req, int status) {
     struct write_req *w = (struct write_req *)req;
     (void)status; /* a failed write shows up as a read error or EOF too */
     w->link->send_pending -= w->len;
+    free(w->data);
     free(w);
 }
 
+/* Hands every queued link's output to libuv: one write per link per loop
+ * iteration. */
+static void flush_links(uv_prepare_t *handle) {
+    (void)handle;
+    while (bus.queued != NULL) {
+        struct link *link = bus.queued;
+        bus.queued = link->next_queued;
+        link->queued = false;
+        struct write_req *w = malloc(sizeof(*w));
+        if (w == NULL) {
+            log_warning("Out of memory writing to a cluster bus link; closing it");
+            link_close(link);
+            continue;
+        }
+        w->link = link;
+        w->data = link->out;
+        w->len = link->out_len;
+        link->out = NULL;
+        link->out_len = link->out_cap = 0;
+        uv_buf_t buf = uv_buf_init(w->data, (unsigned)w->len);
+        if (uv_write(&w->req, (uv_stream_t *)link->tcp, &buf, 1, on_written) != 0) {
+            free(w->data);
+            free(w);
+            link_close(link);
+            continue;
+        }
+        link->send_pending += w->len;
+    }
+}
+
+/* Queues 'len' bytes for 'link' (copied); flush_links writes them. */
 static void link_write(struct link *link, const void *data, size_t len) {
     if (link->closing)
         return;
-    struct write_req *w = malloc(sizeof(*w) + len);
-    if (w == NULL) {
-        log_warning("Out of memory writing to a cluster bus link; closing it");
-        link_close(link);
-        return;
+    if (link->out_len + len > link->out_cap) {
+        size_t cap = link->out_cap ? link->out_cap : 4096;
+        while (cap < link->out_len + len)
+            cap *= 2;
+        char *grown = realloc(link->out, cap);
+        if (grown == NULL) {
+            log_warning("Out of memory writing to a cluster bus link; closing it");
+            link_close(link);
+            return;
+        }
+        link->out = grown;
+        link->out_cap = cap;
     }
-    w->link = link;
-    w->len = len;
-    memcpy(w->data, data, len);
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
-    if (uv_write(&w->req, (uv_stream_t *)link->tcp, &buf, 1, on_written) != 0) {
-        free(w);
-        link_close(link);
-        return;
+    memcpy(link->out + link->out_len, data, len);
+    link->out_len += len;
+    if (!link->queued) {
+        link->queued = true;
+        link->next_queued = bus.queued;
+        bus.queued = link;
     }
-    link->send_pending += len;
 }
 
 /* Encodes 'm' and writes it to every link in 'links' (count 'n'). */
@@ -332,6 +384,8 @@ static void consume(struct link *link, const uint8_t *data, size_t len) {
                 return;
             }
             link->body_have = 0;
+            if (len == 0)
+                return; /* the body comes with the next read */
         }
         size_t want = link->body_len - link->body_have;
         size_t take = want < len ? want : len;
@@ -570,6 +624,8 @@ int cluster_bus_start(struct cluster_state *cs) {
     cluster_state_set_delete_cb(cs, on_node_deleted, NULL);
     uv_timer_init(server.loop, &bus.cron);
     uv_timer_start(&bus.cron, on_cron, CRON_MS, CRON_MS);
+    uv_prepare_init(server.loop, &bus.flusher);
+    uv_prepare_start(&bus.flusher, flush_links);
     bus.running = true;
     shard_set_bus_receiver(on_inbound, NULL);
     return 0;
@@ -582,6 +638,8 @@ void cluster_bus_stop(void) {
     shard_set_bus_receiver(NULL, NULL);
     uv_timer_stop(&bus.cron);
     uv_close((uv_handle_t *)&bus.cron, NULL);
+    uv_prepare_stop(&bus.flusher);
+    uv_close((uv_handle_t *)&bus.flusher, NULL);
     while (bus.links != NULL)
         link_close(bus.links);
     cluster_state_set_delete_cb(bus.cs, NULL, NULL);
@@ -679,10 +737,10 @@ void cluster_bus_links_reply(struct resp_out *out) {
         resp_add_bulk_cstr(out, "create-time");
         resp_add_int(out, l->ctime_ms);
         resp_add_bulk_cstr(out, "events");
-        resp_add_bulk_cstr(out, l->send_pending > 0 ? "rw" : "r");
+        resp_add_bulk_cstr(out, l->send_pending + l->out_len > 0 ? "rw" : "r");
         resp_add_bulk_cstr(out, "send-buffer-allocated");
-        resp_add_int(out, (long long)l->send_pending);
+        resp_add_int(out, (long long)(l->send_pending + l->out_cap));
         resp_add_bulk_cstr(out, "send-buffer-used");
-        resp_add_int(out, (long long)l->send_pending);
+        resp_add_int(out, (long long)(l->send_pending + l->out_len));
     }
 }
