@@ -307,15 +307,17 @@ void cmd_keyraft_shardepoch(struct exec_ctx *ctx) {
 
 /* ---- A shard of two (design.md "Cluster") ---- */
 
-static int64_t leaderless_since_ms; /* 0: a leader is known */
+static int64_t leaderless_since_ms; /* 0: not waiting to continue alone */
 
-/* A 2-voter group cannot elect without both. Once a majority of masters
- * flagged the other member (our master) FAIL (gossip's quorum: the
- * authorisation design.md asks for) and no leader was seen for a node
- * timeout, this member continues alone. No acknowledged write is lost: a
- * commit needed both members, so this one has every committed entry. */
+/* A 2-voter group can neither elect nor commit without both members. Once
+ * a majority of masters flagged the other member FAIL (gossip's quorum: the
+ * authorisation design.md asks for) and it stayed so for a node timeout
+ * (while this member is the leader, or no leader is known), this member
+ * continues alone. No acknowledged write is lost: a commit needed both
+ * members, so this one has every committed entry. */
 static void continue_alone_if_authorised(struct cluster_state *cs, struct group *g) {
-    if (group_leader(g, NULL) != 0 || replication_join_pending()) {
+    bool leader = group_is_leader(g);
+    if ((!leader && group_leader(g, NULL) != 0) || replication_join_pending()) {
         leaderless_since_ms = 0;
         return;
     }
@@ -323,23 +325,28 @@ static void continue_alone_if_authorised(struct cluster_state *cs, struct group 
     size_t n = group_members(g, m, 3);
     uint64_t self = shard_member_id();
     if (n != 2 || m[0].role != GROUP_ROLE_VOTER || m[1].role != GROUP_ROLE_VOTER ||
-        (m[0].id != self && m[1].id != self))
+        (m[0].id != self && m[1].id != self)) {
+        leaderless_since_ms = 0;
         return;
+    }
     const struct group_member_info *other = m[0].id == self ? &m[1] : &m[0];
     struct cluster_node *me = cs->myself;
     struct cluster_node *peer = cluster_shard_node_of_member(other->id);
-    if (peer == NULL || !(peer->flags & CNODE_FAIL) || !(me->flags & CNODE_SLAVE) ||
-        me->master != peer)
+    bool peer_is_my_master = (me->flags & CNODE_SLAVE) && me->master == peer;
+    bool peer_is_my_replica = peer != NULL && (peer->flags & CNODE_SLAVE) && peer->master == me;
+    if (peer == NULL || !(peer->flags & CNODE_FAIL) || !(peer_is_my_master || peer_is_my_replica)) {
+        leaderless_since_ms = 0;
         return;
+    }
     int64_t now = server_now_ms();
     if (leaderless_since_ms == 0)
         leaderless_since_ms = now;
     if (now - leaderless_since_ms < cfg.cluster_node_timeout)
         return;
     leaderless_since_ms = 0;
-    log_warning("Shard of two: my master %.40s failed (a majority of masters agrees) and the "
-                "Raft group cannot elect without it: continuing alone",
-                peer->id);
+    log_warning("Shard of two: my %s %.40s failed (a majority of masters agrees) and the Raft "
+                "group cannot go on without it: continuing alone",
+                peer_is_my_master ? "master" : "replica", peer->id);
     if (dropped_count < MAX_MEMBERS) {
         dropped[dropped_count].id = other->id;
         snprintf(dropped[dropped_count].address, sizeof(dropped[0].address), "%s", other->address);

@@ -213,9 +213,22 @@ def form_shard(servers, ids):
                    timeout=10, what="replica joined")
 
 
+def safe_get(conn, key):
+    """GET, or None while the node cannot answer yet (loading, restarting).
+    A READONLY connection says READONLY again: redis-py reconnects after
+    -LOADING (a ConnectionError to it)."""
+    try:
+        if getattr(conn, "is_readonly", False):
+            conn.execute_command("READONLY")
+        return conn.get(key)
+    except redis.RedisError:
+        return None
+
+
 def readonly_client(server):
     r = redis.Redis(port=server.port, socket_timeout=10, single_connection_client=True)
     assert r.execute_command("READONLY") in (True, b"OK")
+    r.is_readonly = True
     return r
 
 
@@ -328,16 +341,17 @@ def test_manual_failover_and_kill(shard):
     b.start()
     wait_until(lambda: slave_of(b, ids[1], new_id), timeout=15, what="old master rejoins as slave")
     ro = readonly_client(b)
-    wait_until(lambda: ro.get("after-kill") == b"1", timeout=10, what="old master catches up")
+    wait_until(lambda: safe_get(ro, "after-kill") == b"1", timeout=10, what="old master catches up")
 
 
 def servers_index(survivors, new, a, c):
     return 0 if new is a else 2
 
 
-def test_shard_of_two_continues_alone_once_its_master_fails():
-    """design.md "Cluster": in a shard of two, the survivor continues alone
-    only after a majority of masters agrees its master failed."""
+@pytest.fixture
+def shard_of_two():
+    """Masters m (slots 0-5000), x and y (the rest), and r, m's only replica,
+    with 50 keys written on m and replicated to r."""
     servers = [Server(KEYRAFT, args=["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
                for _ in range(4)]
     m, r, x, y = servers
@@ -351,36 +365,84 @@ def test_shard_of_two_continues_alone_once_its_master_fails():
         assert replicate(r, ids[0]) == b"OK"
         wait_until(lambda: slave_of(m, ids[1], ids[0]), timeout=10, what="m sees its replica")
         rm = m.client()
+        wait_until(lambda: rm.info("replication").get("slave0", {}).get("state") == "online",
+                   timeout=10, what="the replica votes")
         keys = [k for k in (f"k{i}" for i in range(300))
                 if rm.execute_command("CLUSTER", "KEYSLOT", k) <= 5000][:50]
         for k in keys:
             rm.set(k, k)
         ro = readonly_client(r)
         wait_until(lambda: ro.get(keys[-1]) == keys[-1].encode(), what="replicated writes")
-        old_epoch = myself(m)[2]
-
-        m.stop(signal.SIGKILL)
-        wait_until(lambda: myself(r)[0] == ["myself", "master"] and myself(r)[3] == ["0-5000"],
-                   timeout=30, what="the survivor continues alone as master")
-        assert myself(r)[2] > old_epoch
-        assert "continuing alone" in r.read_log()
-        rr = r.client()
-        wait_state_ok(rr)
-        assert all(rr.get(k) == k.encode() for k in keys)
-        rr.set(keys[0], "after")
-        # The others learn the new owner through gossip.
-        wait_until(lambda: nodes_lines(x)[ids[1]][3] == ["0-5000"], timeout=15,
-                   what="x sees the new owner")
-
-        # The old master comes back as a replica and gets the new writes.
-        m.start()
-        wait_until(lambda: slave_of(m, ids[0], ids[1]), timeout=20,
-                   what="old master rejoins as slave")
-        wait_until(lambda: slave_of(r, ids[0], ids[1]), timeout=20,
-                   what="the survivor lists it as its replica")
-        back = readonly_client(m)
-        wait_until(lambda: back.get(keys[0]) == b"after", timeout=20,
-                   what="old master receives the log")
+        yield servers, ids, keys
     finally:
         for s in servers:
             s.cleanup()
+
+
+def test_shard_of_two_continues_alone_once_its_master_fails(shard_of_two):
+    """design.md "Cluster": in a shard of two, the survivor continues alone
+    only after a majority of masters agrees its master failed."""
+    (m, r, x, y), ids, keys = shard_of_two
+    old_epoch = myself(m)[2]
+
+    m.stop(signal.SIGKILL)
+    wait_until(lambda: myself(r)[0] == ["myself", "master"] and myself(r)[3] == ["0-5000"],
+               timeout=30, what="the survivor continues alone as master")
+    assert myself(r)[2] > old_epoch
+    assert "continuing alone" in r.read_log()
+    rr = r.client()
+    wait_state_ok(rr)
+    assert all(rr.get(k) == k.encode() for k in keys)
+    rr.set(keys[0], "after")
+    # The others learn the new owner through gossip.
+    wait_until(lambda: nodes_lines(x)[ids[1]][3] == ["0-5000"], timeout=15,
+               what="x sees the new owner")
+
+    # The old master comes back as a replica and gets the new writes.
+    m.start()
+    wait_until(lambda: slave_of(m, ids[0], ids[1]), timeout=20,
+               what="old master rejoins as slave")
+    wait_until(lambda: slave_of(r, ids[0], ids[1]), timeout=20,
+               what="the survivor lists it as its replica")
+    back = readonly_client(m)
+    wait_until(lambda: safe_get(back, keys[0]) == b"after", timeout=20,
+               what="old master receives the log")
+
+
+def test_shard_of_two_master_continues_alone_once_its_replica_fails(shard_of_two):
+    (m, r, x, y), ids, keys = shard_of_two
+    r.stop(signal.SIGKILL)
+    rm = redis.Redis(port=m.port, socket_timeout=3)
+
+    def write_succeeds():
+        try:
+            return rm.set(keys[1], "alone") is True
+        except redis.RedisError:
+            return False
+
+    # Writes cannot commit without the replica until the masters agree it
+    # failed; then the master goes on alone.
+    wait_until(write_succeeds, timeout=30, interval=0.2, what="a write on the master alone")
+    assert "continuing alone" in m.read_log()
+    assert myself(m)[0] == ["myself", "master"] and myself(m)[3] == ["0-5000"]
+    assert all(rm.get(k) == k.encode() for k in keys[2:])
+    # The replica comes back, is added to the group again, and catches up
+    # (Raft may then elect either of the two: roles follow).
+    r.start()
+    ro = readonly_client(r)
+    wait_until(lambda: safe_get(ro, keys[1]) == b"alone", timeout=20, what="replica catches up")
+
+    def pair():
+        """(master, replica) once both views agree, else None."""
+        for a, b, ia, ib in ((m, r, 0, 1), (r, m, 1, 0)):
+            if slave_of(a, ids[ib], ids[ia]) and slave_of(b, ids[ib], ids[ia]):
+                return a, b
+        return None
+
+    wait_until(lambda: pair() is not None, timeout=20, what="one master, one replica")
+    master, replica = pair()
+    rw = master.client()
+    wait_state_ok(rw)
+    rw.set(keys[2], "both")
+    rr = readonly_client(replica)
+    wait_until(lambda: safe_get(rr, keys[2]) == b"both", timeout=10, what="replication resumed")
