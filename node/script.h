@@ -99,7 +99,8 @@ bool script_cache_exists(const char *sha, size_t len);
  * or NULL. */
 const char *script_cache_body(const char *sha, size_t len, size_t *body_len);
 void script_cache_flush(void);
-size_t script_cache_count(void);
+/* Creates the cache's tables in 'L' (at engine start-up). */
+void script_cache_init(lua_State *L);
 
 /* The flags dispatch applies to this call of 'cmd': for EVAL, EVALSHA and
  * FCALL of a script or function that declares flags (a shebang, or
