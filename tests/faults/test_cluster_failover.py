@@ -102,15 +102,14 @@ class Cluster:
         # One at a time: a Server picks a free port when it is created, and
         # a port nobody listens on yet may be picked twice.
         for _ in range(9):
-            self.nodes.append(Server(KEYRAFT, args=CLUSTER_ARGS).start())
+            s = Server(KEYRAFT, args=CLUSTER_ARGS).start()
+            self.nodes.append(s)
+            self.ids[s.port] = next(i for i, v in cluster_nodes(s).items() if "myself" in v["flags"])
         res = subprocess.run(
             [REDIS_CLI, "--cluster", "create", *[f"127.0.0.1:{s.port}" for s in self.nodes],
              "--cluster-replicas", "2", "--cluster-yes"],
             capture_output=True, text=True, timeout=60)
         assert res.returncode == 0, res.stdout + res.stderr
-        for s in self.nodes:
-            view = cluster_nodes(s)
-            self.ids[s.port] = next(i for i, v in view.items() if "myself" in v["flags"])
         self.wait_healthy()
         return self
 
@@ -151,12 +150,12 @@ class Cluster:
         NODES and CLUSTER SLOTS."""
         mid = self.ids[shard_master.port]
         for s in among or self.nodes:
-            view = cluster_nodes(s)
-            if view is None or "master" not in view[mid]["flags"] or not view[mid]["slots"]:
+            view = cluster_nodes(s) or {}
+            if mid not in view or "master" not in view[mid]["flags"] or not view[mid]["slots"]:
                 return False
             for r in replicas:
-                v = view[self.ids[r.port]]
-                if "slave" not in v["flags"] or v["master"] != mid:
+                v = view.get(self.ids[r.port])
+                if v is None or "slave" not in v["flags"] or v["master"] != mid:
                     return False
             slots = ask(s, "CLUSTER", "SLOTS")
             if slots is None or not any(e[2][1] == shard_master.port for e in slots):
