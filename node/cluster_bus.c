@@ -63,6 +63,7 @@ static struct {
     struct gossip *g;
     uv_timer_t cron;
     uv_prepare_t flusher; /* runs flush_links before the loop waits */
+    uv_idle_t waker;      /* active while output is queued: the loop does not block */
     struct link *queued;  /* links with output to write */
     bool running;
     struct link *links;
@@ -137,8 +138,8 @@ static void on_written(uv_write_t *req, int status) {
 
 /* Hands every queued link's output to libuv: one write per link per loop
  * iteration. */
-static void flush_links(uv_prepare_t *handle) {
-    (void)handle;
+static void flush_links(void) {
+    uv_idle_stop(&bus.waker);
     while (bus.queued != NULL) {
         struct link *link = bus.queued;
         bus.queued = link->next_queued;
@@ -165,6 +166,19 @@ static void flush_links(uv_prepare_t *handle) {
     }
 }
 
+static void on_prepare(uv_prepare_t *handle) {
+    (void)handle;
+    flush_links();
+}
+
+/* Output queued after this iteration's prepare phase (by a later prepare
+ * or check callback) is written at the next iteration, which the active
+ * idle handle keeps from blocking. */
+static void on_idle(uv_idle_t *handle) {
+    (void)handle;
+    flush_links();
+}
+
 /* Queues 'len' bytes for 'link' (copied); flush_links writes them. */
 static void link_write(struct link *link, const void *data, size_t len) {
     if (link->closing)
@@ -188,6 +202,7 @@ static void link_write(struct link *link, const void *data, size_t len) {
         link->queued = true;
         link->next_queued = bus.queued;
         bus.queued = link;
+        uv_idle_start(&bus.waker, on_idle);
     }
 }
 
@@ -625,7 +640,8 @@ int cluster_bus_start(struct cluster_state *cs) {
     uv_timer_init(server.loop, &bus.cron);
     uv_timer_start(&bus.cron, on_cron, CRON_MS, CRON_MS);
     uv_prepare_init(server.loop, &bus.flusher);
-    uv_prepare_start(&bus.flusher, flush_links);
+    uv_prepare_start(&bus.flusher, on_prepare);
+    uv_idle_init(server.loop, &bus.waker);
     bus.running = true;
     shard_set_bus_receiver(on_inbound, NULL);
     return 0;
@@ -640,6 +656,8 @@ void cluster_bus_stop(void) {
     uv_close((uv_handle_t *)&bus.cron, NULL);
     uv_prepare_stop(&bus.flusher);
     uv_close((uv_handle_t *)&bus.flusher, NULL);
+    uv_idle_stop(&bus.waker);
+    uv_close((uv_handle_t *)&bus.waker, NULL);
     while (bus.links != NULL)
         link_close(bus.links);
     cluster_state_set_delete_cb(bus.cs, NULL, NULL);
