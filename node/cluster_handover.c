@@ -6,7 +6,6 @@
 
 #include "cluster/nodes.h"
 #include "node/cluster_mode.h"
-#include "node/config.h"
 #include "node/log.h"
 #include "node/pause.h"
 #include "node/server.h"
@@ -18,7 +17,8 @@
 #include <stdio.h>
 
 #define STEP_INTERVAL_MS 5
-#define MIN_PAUSE_MS     1000
+/* Redis 7.0's CLUSTER_MF_TIMEOUT: how long a manual failover may take. */
+#define HANDOVER_TIMEOUT_MS 5000
 
 enum step {
     STEP_IDLE,      /* no hand-over */
@@ -116,9 +116,7 @@ int cluster_handover_start(uint64_t member_id, char *err, size_t errlen) {
         uv_unref((uv_handle_t *)&step_timer); /* never keeps the loop alive alone */
         has_timer = true;
     }
-    long long pause_ms =
-        cfg.cluster_node_timeout > MIN_PAUSE_MS ? cfg.cluster_node_timeout : MIN_PAUSE_MS;
-    deadline_ms = server_now_ms() + pause_ms;
+    deadline_ms = server_now_ms() + HANDOVER_TIMEOUT_MS;
     target = member_id;
     step = STEP_DRAINING;
     pause_start(PAUSE_WRITE, deadline_ms);

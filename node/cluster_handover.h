@@ -8,9 +8,10 @@
  * A write in flight at a leadership transfer would otherwise fail with an
  * error whose outcome is unknown to the client, although it commits.
  *
- * The pause lasts at most cluster-node-timeout (at least 1 s); if the
- * transfer has not finished by then, the held writes run here again. A
- * CLIENT PAUSE in force when the hand-over ends is ended with it. */
+ * The hand-over lasts at most 5 s (Redis 7.0's CLUSTER_MF_TIMEOUT); if the
+ * transfer has not finished by then, or Raft gave up on it (after an
+ * election timeout), the held writes run here again. A CLIENT PAUSE in
+ * force when the hand-over ends is ended with it. */
 #ifndef KR_NODE_CLUSTER_HANDOVER_H
 #define KR_NODE_CLUSTER_HANDOVER_H
 
