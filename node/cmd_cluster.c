@@ -761,33 +761,67 @@ void cmd_cluster_meet(struct exec_ctx *ctx) {
     exec_reply_ok(ctx);
 }
 
-static void on_member_removed(void *arg, int status) {
-    (void)arg;
-    if (status != GROUP_OK)
-        log_warning("Could not remove a forgotten node from my Raft group: %s",
-                    group_strerror(status));
+#define REMOVE_RETRY_MS    100
+#define REMOVE_MAX_RETRIES 100
+
+/* A forgotten node to take out of this node's Raft group; retried while
+ * another membership change (a replica being promoted) is under way. */
+struct removal {
+    uv_timer_t timer;
+    uint64_t member_id;
+    char node_id[CLUSTER_ID_LEN + 1];
+    int tries;
+};
+
+static void removal_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+static void try_removal(uv_timer_t *t) {
+    struct removal *rm = t->data;
+    struct group *g = shard_group();
+    bool member = false;
+    if (g != NULL && group_is_leader(g)) {
+        struct group_member_info m[64];
+        size_t count = group_members(g, m, 64);
+        for (size_t i = 0; i < count && i < 64; i++)
+            member |= m[i].id == rm->member_id;
+    }
+    if (member) {
+        int rc = group_remove_member(g, rm->member_id, NULL, NULL);
+        if (rc == GROUP_OK) {
+            log_notice("Removing forgotten node %.40s from my Raft group", rm->node_id);
+        } else if (++rm->tries < REMOVE_MAX_RETRIES) {
+            uv_timer_start(&rm->timer, try_removal, REMOVE_RETRY_MS, 0);
+            return;
+        } else {
+            log_warning("Could not remove forgotten node %.40s from my Raft group: %s", rm->node_id,
+                        group_strerror(rc));
+        }
+    }
+    uv_close((uv_handle_t *)&rm->timer, removal_closed);
 }
 
 /* A node forgotten on the leader of its shard (redis-cli del-node sends
  * FORGET to every other node) leaves the shard's Raft group too, or the
- * group would keep counting its vote and might lose its majority. */
+ * group would keep counting its vote and might lose its majority. Nothing
+ * on a follower or for a node outside the group. */
 static void leave_my_group(const struct cluster_node *n) {
     struct group *g = shard_group();
     if (g == NULL || !group_is_leader(g))
         return;
-    uint64_t id = shard_node_member_id(n->id);
-    struct group_member_info m[64];
-    size_t count = group_members(g, m, 64);
-    for (size_t i = 0; i < count && i < 64; i++) {
-        if (m[i].id != id)
-            continue;
-        int rc = group_remove_member(g, id, on_member_removed, NULL);
-        if (rc != GROUP_OK)
-            on_member_removed(NULL, rc);
-        else
-            log_notice("Removing forgotten node %.40s from my Raft group", n->id);
+    struct removal *rm = calloc(1, sizeof(*rm));
+    if (rm == NULL) {
+        log_warning("Could not remove forgotten node %.40s from my Raft group: out of memory",
+                    n->id);
         return;
     }
+    rm->member_id = shard_node_member_id(n->id);
+    memcpy(rm->node_id, n->id, sizeof(rm->node_id));
+    uv_timer_init(server.loop, &rm->timer);
+    uv_unref((uv_handle_t *)&rm->timer); /* never keeps the loop alive alone */
+    rm->timer.data = rm;
+    try_removal(&rm->timer);
 }
 
 void cmd_cluster_forget(struct exec_ctx *ctx) {

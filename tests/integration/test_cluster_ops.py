@@ -148,6 +148,22 @@ def gets(r, keys):
     return pipe.execute()
 
 
+def readonly_get(server, key):
+    """READONLY then GET on a new connection to 'server', or None while it
+    redirects, loads or drops the connection (its view or data catching up)."""
+    conn = redis.Connection(port=server.port, socket_timeout=5)
+    try:
+        conn.send_command("READONLY")
+        conn.read_response()
+        conn.send_command("GET", key)
+        return conn.read_response()
+    except (redis.ResponseError, redis.ConnectionError, redis.TimeoutError) as e:
+        readonly_get.last_error = f"{server.port}: {e!r}"
+        return None
+    finally:
+        conn.disconnect()
+
+
 def tags_for_slots(slots):
     """A hash tag per slot: {tag} lands in that slot."""
     want = set(slots)
@@ -522,9 +538,13 @@ def test_rebalance_weight_zero_drains_master_which_follows_taker(ops):
     assert rt.set(key, "1")
     ops.model.ack(key, "1")
     for node in (drained, its_replica):
-        rn = node.client()
-        rn.execute_command("READONLY")
-        wait_until(lambda rn=rn: rn.get(key) == b"1", timeout=10, what="replicated write")
+        try:
+            wait_until(lambda node=node: readonly_get(node, key) == b"1", timeout=30,
+                       what=f"the write replicated to {node.port}")
+        except TimeoutError:
+            raise AssertionError(f"{key} (slot {slot}) not readable on {node.port}: "
+                                 f"{getattr(readonly_get, 'last_error', None)}; "
+                                 f"ROLE {node.client().execute_command('ROLE')}")
     ops.drained, ops.taker = drained, taker_node
     others and check_clean(entry)
 
@@ -557,7 +577,11 @@ def test_del_node_replica(ops):
     assert "SHUTDOWN" not in out
     assert_deleted(ops, rep, ops.ids[rep])
     check_clean(entry)
-    # Its master still commits writes without it.
+    # Its master no longer counts it as a replica (keyraft: it left the
+    # shard's Raft group)...
+    wait_until(lambda: master.client().info("replication")["connected_slaves"] == 0,
+               timeout=10, what="the master without its replica")
+    # ...and still commits writes without it.
     slot = min(owned_slots(entry, ops.ids[master]))
     key = "{" + tags_for_slots([slot])[slot] + "}:after-del"
     assert master.client().set(key, "x")
