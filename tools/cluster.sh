@@ -102,7 +102,6 @@ write_conf() {
 port $port
 bind $HOST
 dir $dir
-daemonize yes
 pidfile $dir/keyraft.pid
 logfile $dir/keyraft.log
 cluster-enabled yes
@@ -121,17 +120,21 @@ start_node() {
     node_pid "$1" >/dev/null && return 0
     write_conf "$1"
     rm -f "$dir/keyraft.pid"
-    "$SERVER" "$dir/keyraft.conf" >>"$dir/keyraft.log" 2>&1 ||
-        die "node $1 (port $port) did not start; last lines of $dir/keyraft.log:
-$(tail -n 20 "$dir/keyraft.log")"
+    # In a session of its own, detached from this terminal (Ctrl-C on `make
+    # cluster` leaves it running), but watched: a node that exits at
+    # startup (port taken, bad config) is reported at once.
+    setsid "$SERVER" "$dir/keyraft.conf" </dev/null >>"$dir/keyraft.log" 2>&1 &
+    pid=$!
     # Any reply counts (a node replaying its log answers -LOADING).
     for _ in $(seq 300); do
-        if pid=$(node_pid "$1") && [ -n "$(cli "$1" PING 2>/dev/null)" ]; then
+        kill -0 "$pid" 2>/dev/null || break
+        if node_pid "$1" >/dev/null && [ -n "$(cli "$1" PING 2>/dev/null)" ]; then
             return 0
         fi
         sleep 0.1
     done
-    die "node $1 (port $port) does not answer; last lines of $dir/keyraft.log:
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    die "node $1 (port $port) did not start; last lines of $dir/keyraft.log:
 $(tail -n 20 "$dir/keyraft.log")"
 }
 

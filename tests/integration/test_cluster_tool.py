@@ -220,3 +220,15 @@ def test_usage_errors(tool):
     assert res.returncode != 0 and "not removing" in res.stderr
     assert os.path.exists(os.path.join(tool.dir, "precious"))
     os.remove(os.path.join(tool.dir, "precious"))
+
+
+def test_start_reports_a_node_that_cannot_start(tool):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", tool.base + 3))
+        busy.listen()
+        res = tool.run("start", check=False, timeout=120)
+    assert res.returncode != 0
+    assert "node 3" in res.stderr and "did not start" in res.stderr
+    assert "address already in use" in res.stderr
+    tool.run("clean")
+    assert not os.path.exists(tool.dir)
