@@ -118,8 +118,14 @@ size_t metrics_render(char *buf, size_t len) {
     metric(&p, "keyraft_raft_is_leader", "gauge", "1 on the group's leader (the shard's master).",
            strcmp(r.role, "leader") == 0);
     metric(&p, "keyraft_raft_term", "gauge", "Current Raft term.", r.term);
-    metric(&p, "keyraft_raft_leader_id", "gauge", "Member id of the known leader (0: unknown).",
-           r.leader_id);
+    /* Member ids use 60 bits: as labels, since a sample value (a double)
+     * would round them. */
+    page_printf(&p,
+                "# HELP keyraft_raft_leader_info This member and the leader it knows (0: "
+                "unknown).\n# TYPE keyraft_raft_leader_info gauge\n"
+                "keyraft_raft_leader_info{member_id=\"%" PRIu64 "\",leader_id=\"%" PRIu64
+                "\",leader_addr=\"%s\"} 1\n",
+                r.member_id, r.leader_id, r.leader_address);
     metric(&p, "keyraft_raft_commit_index", "gauge", "Highest log index known committed.",
            r.commit_index);
     metric(&p, "keyraft_raft_applied_index", "gauge", "Highest log index applied here.",

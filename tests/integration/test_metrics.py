@@ -162,7 +162,9 @@ def test_metrics_page_has_the_figures(node):
     assert m['keyraft_raft_role{role="leader"}'] == 1
     f = info_raft(node)
     assert m["keyraft_raft_term"] == int(f["raft_term"])
-    assert m["keyraft_raft_leader_id"] == float(f["raft_leader_id"])
+    leader = (f'keyraft_raft_leader_info{{member_id="{f["raft_member_id"]}",'
+              f'leader_id="{f["raft_leader_id"]}",leader_addr="127.0.0.1:{node.port}"}}')
+    assert m[leader] == 1
     assert m["keyraft_raft_applied_index"] >= 7
     assert m["keyraft_raft_commit_index"] >= m["keyraft_raft_applied_index"]
     assert m["keyraft_raft_fsync_total"] >= 7
