@@ -159,6 +159,39 @@ TEST(nodesconf_round_trip) {
     cluster_state_free(cs);
 }
 
+/* nodesconf_write without fsync (SETSLOT's save) writes the same file
+ * through the same rename: nothing of the temporary file is left. */
+TEST(nodesconf_write_without_fsync) {
+    struct cluster_state *cs = cluster_state_new(ID_A, 0);
+    CHECK(cs != NULL);
+    for (unsigned s = 100; s < 200; s++)
+        cluster_slot_assign(cs, s, cs->myself);
+    cs->myself->config_epoch = 7;
+    cs->current_epoch = 9;
+    char path[] = "/tmp/kr-nodesconf-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    char err[256];
+    CHECK_EQ_INT(nodesconf_write(cs, path, false, err, sizeof(err)), 0);
+    char tmp[sizeof(path) + 32];
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
+    CHECK(access(tmp, F_OK) != 0);
+    struct cluster_state *back = NULL;
+    CHECK_EQ_INT(nodesconf_load(path, 5, &back, err, sizeof(err)), 0);
+    unlink(path);
+    size_t a_len, b_len;
+    char *before = cluster_describe_all(cs, 0, &a_len);
+    char *after = cluster_describe_all(back, 0, &b_len);
+    CHECK(before != NULL && after != NULL);
+    CHECK(strcmp(before, after) == 0);
+    CHECK_EQ_INT(back->current_epoch, 9);
+    free(before);
+    free(after);
+    cluster_state_free(back);
+    cluster_state_free(cs);
+}
+
 TEST(nodesconf_rejects_corrupt_files) {
     static const char *bad[] = {
         "",
