@@ -318,7 +318,9 @@ def test_node_keeps_identity_and_data_on_a_new_ip(net, role):
         target.start()
         wait_until(lambda: answers_myid(target) is not None, timeout=60, what="loaded")
         assert myid(target) == node_id
-        assert readonly_get(target, key) == b"before"
+        # Its data is back once it has replayed its log (-LOADING until then).
+        wait_until(lambda: readonly_get(target, key) == b"before", timeout=60,
+                   what="the key after the restart")
         # Peers re-learn the bus address from gossip, by node id.
         for other in net.nodes:
             if other is not target:
