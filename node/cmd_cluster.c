@@ -762,10 +762,12 @@ void cmd_cluster_meet(struct exec_ctx *ctx) {
 }
 
 #define REMOVE_RETRY_MS    100
-#define REMOVE_MAX_RETRIES 100
+#define REMOVE_MAX_RETRIES 600 /* a promotion under way may take a while to give up */
 
 /* A forgotten node to take out of this node's Raft group; retried while
- * another membership change (a replica being promoted) is under way. */
+ * another membership change is under way (a replica being promoted: when
+ * the node was deleted right after joining, libraft gives the promotion up
+ * only after some election timeouts). */
 struct removal {
     uv_timer_t timer;
     uint64_t member_id;

@@ -605,6 +605,28 @@ def test_del_node_emptied_master(ops):
     ops.model.verify(entry)
 
 
+def test_del_node_replica_right_after_add_node(ops):
+    """The replica is deleted while its master is still promoting it to a
+    voter of the shard's Raft group: it leaves the group all the same."""
+    entry = ops.masters[0] if ops.masters[0] is not ops.drained else ops.new_master
+    master = ops.taker
+    rm = master.client()
+    replicas_before = rm.info("replication")["connected_slaves"]
+    rep = ops.spare()
+    cli_ok("--cluster", "add-node", addr(rep), addr(entry), "--cluster-slave",
+           "--cluster-master-id", ops.ids[master])
+    ops.ids[rep] = myid(rep)
+    cli_ok("--cluster", "del-node", addr(entry), ops.ids[rep])
+    assert_deleted(ops, rep, ops.ids[rep])
+    wait_until(lambda: rm.info("replication")["connected_slaves"] == replicas_before,
+               timeout=30, what="the master without the deleted replica")
+    slot = min(owned_slots(entry, ops.ids[master]))
+    key = "{" + tags_for_slots([slot])[slot] + "}:after-quick-del"
+    assert rm.set(key, "z")
+    ops.model.ack(key, "z")
+    wait_check_clean(entry)
+
+
 def test_del_node_master_without_slots_moves_its_replicas(ops):
     """An empty master with a replica: del-node re-points the replica at
     the master with the fewest replicas, then forgets the node."""
