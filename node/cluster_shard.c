@@ -115,15 +115,19 @@ static bool is_member(const struct shard_members *sm, const struct cluster_node 
     return false;
 }
 
-/* Records which slots the shard owns in the view. An unassigned slot keeps
- * its memory, except while this node is the settled master (then a slot it
- * no longer owns was deleted on purpose). */
+/* Records which slots the shard owns in the view: those of a member, of
+ * myself, or of the master the view has me replicate (a member that just
+ * joined may not have the configuration yet). An unassigned slot keeps its
+ * memory, except while this node is the settled master (then a slot it no
+ * longer owns was deleted on purpose). */
 static void remember_slots(const struct cluster_state *cs, const struct shard_members *sm,
                            bool settled_master) {
+    const struct cluster_node *me = cs->myself;
+    const struct cluster_node *my_master = (me->flags & CNODE_SLAVE) ? me->master : NULL;
     for (unsigned slot = 0; slot < SLOT_COUNT; slot++) {
         const struct cluster_node *owner = slotmap_owner(&cs->slots, slot);
         if (owner != NULL)
-            set_remembered(slot, is_member(sm, owner));
+            set_remembered(slot, owner == me || owner == my_master || is_member(sm, owner));
         else if (settled_master)
             set_remembered(slot, false);
     }
@@ -167,20 +171,22 @@ static void propose_shard_epoch(const struct cluster_node *me, uint64_t epoch) {
 }
 
 /* The view's side of a change of leader: 'sm->leader' becomes the shard's
- * master and owns its slots. On the new leader itself after another led
- * (or while the view had it as a replica), that is a won failover: Redis
- * 7.0's clusterFailoverReplaceYourMaster with the epoch of a won election
- * (currentEpoch+1), committed to the log. Elsewhere the leader keeps at
- * least the epoch its slots had here until its own (higher) one arrives
- * through the log or gossip. */
+ * master and owns its slots. On the new leader itself, after another led,
+ * while the view had it as a replica, or when it had to claim slots (gossip
+ * may have made it a slot-less master first), that is a won failover:
+ * Redis 7.0's clusterFailoverReplaceYourMaster with the epoch of a won
+ * election (currentEpoch+1), committed to the log. Elsewhere the leader
+ * keeps at least the epoch its slots had here until its own (higher) one
+ * arrives through the log or gossip. */
 static void align_to_new_leader(struct cluster_state *cs, const struct shard_members *sm) {
     struct cluster_node *me = cs->myself;
     struct cluster_node *leader = sm->leader;
-    bool won = leader == me && ((me->flags & CNODE_SLAVE) || aligned_leader != 0);
+    bool was_replica = (me->flags & CNODE_SLAVE) != 0;
     if (leader->flags & CNODE_SLAVE)
         cluster_node_set_master(cs, leader, NULL);
     uint64_t epoch;
-    claim_slots(cs, sm, leader, &epoch);
+    unsigned claimed = claim_slots(cs, sm, leader, &epoch);
+    bool won = leader == me && (was_replica || aligned_leader != 0 || claimed > 0);
     if (won) {
         uint64_t max_epoch = cluster_max_epoch(cs);
         cs->current_epoch = (max_epoch > cs->current_epoch ? max_epoch : cs->current_epoch) + 1;
@@ -224,6 +230,8 @@ void cluster_shard_sync(void) {
     struct cluster_node *me = cs->myself;
     struct shard_members sm;
     load_members(g, &sm);
+    bool settled = aligned_leader == shard_member_id() && !(me->flags & CNODE_SLAVE);
+    remember_slots(cs, &sm, settled); /* before gossip can take them away */
     /* The view made myself a replica of a node outside this group (a
      * master whose last slot migrated away follows the node that took it,
      * as in Redis), or myself's master did so (its replicas follow it,
@@ -246,8 +254,6 @@ void cluster_shard_sync(void) {
     }
     if (sm.leader == NULL)
         return; /* no leader yet, or not a node this view knows */
-    bool settled = aligned_leader == shard_member_id() && !(me->flags & CNODE_SLAVE);
-    remember_slots(cs, &sm, settled);
     uint64_t leader_id = shard_node_member_id(sm.leader->id);
     bool changed = false;
     if (leader_id != aligned_leader) {
@@ -447,11 +453,16 @@ void cluster_shard_replicate(struct cluster_node *master) {
     const char *ip = master->ip[0] != '\0' ? master->ip : "127.0.0.1";
     log_notice("Joining the Raft group of %.40s (%s:%d) as a replica", master->id, ip,
                master->port);
+    aligned_leader = 0; /* a new group: its leaders and slots are still to be seen */
+    memset(remembered, 0, sizeof(remembered));
     replication_join(ip, master->port);
 }
 
 void cluster_shard_reset(void) {
     replication_cancel_join();
+    aligned_leader = 0;
+    dropped_count = 0;
+    memset(remembered, 0, sizeof(remembered));
 }
 
 /* ---- CLUSTER FAILOVER: one request to the leader ---- */

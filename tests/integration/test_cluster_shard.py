@@ -2,8 +2,10 @@
 bus port from startup and shares it with the bus; CLUSTER REPLICATE joins
 the master's group; roles, redirection and failover follow Raft."""
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 
 import pytest
@@ -158,6 +160,22 @@ def write_nodes_conf(servers, ids, slots=None):
             f.write("\n".join(lines) + "\n")
 
 
+def cluster_servers(n, node_timeout_ms):
+    """'n' cluster-mode servers, not started yet, on distinct ports (free
+    ports are picked before any server binds one, so the same port can come
+    back twice)."""
+    servers, ports = [], set()
+    while len(servers) < n:
+        s = Server(KEYRAFT, args=["--cluster-enabled", "yes", "--cluster-node-timeout",
+                                  str(node_timeout_ms)])
+        if s.port in ports or s.port + 10000 in ports or s.port - 10000 in ports:
+            shutil.rmtree(s.dir, ignore_errors=True)
+            continue
+        ports.add(s.port)
+        servers.append(s)
+    return servers
+
+
 def nodes_lines(server):
     """CLUSTER NODES as {id: (flags, master, epoch, slots)}."""
     text = server.client().execute_command("CLUSTER", "NODES").decode()
@@ -187,8 +205,7 @@ def slave_of(server, node_id, master_id):
 
 @pytest.fixture
 def shard():
-    servers = [Server(KEYRAFT, args=["--cluster-enabled", "yes", "--cluster-node-timeout", "3000"])
-               for _ in range(3)]
+    servers = cluster_servers(3, node_timeout_ms=3000)
     ids = [random_id() for _ in servers]
     write_nodes_conf(servers, ids)
     for s in servers:
@@ -352,8 +369,7 @@ def servers_index(survivors, new, a, c):
 def shard_of_two():
     """Masters m (slots 0-5000), x and y (the rest), and r, m's only replica,
     with 50 keys written on m and replicated to r."""
-    servers = [Server(KEYRAFT, args=["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
-               for _ in range(4)]
+    servers = cluster_servers(4, node_timeout_ms=2000)
     m, r, x, y = servers
     ids = [random_id() for _ in servers]
     write_nodes_conf(servers, ids, slots={0: "0-5000", 2: "5001-10000", 3: "10001-16383"})
@@ -446,3 +462,66 @@ def test_shard_of_two_master_continues_alone_once_its_replica_fails(shard_of_two
     rw.set(keys[2], "both")
     rr = readonly_client(replica)
     wait_until(lambda: safe_get(rr, keys[2]) == b"both", timeout=10, what="replication resumed")
+
+
+# ---- With redis-cli and gossip ----
+
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+def cli(*args, timeout=60):
+    return subprocess.run([REDIS_CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def cli_check(server):
+    res = cli("--cluster", "check", f"127.0.0.1:{server.port}")
+    out = res.stdout + res.stderr
+    return res.returncode == 0 and "[OK] All nodes agree about slots configuration." in out \
+        and "[OK] All 16384 slots covered." in out and "[ERR]" not in out
+
+
+def owns(server, slot):
+    for token in myself(server)[3]:
+        lo, _, hi = token.partition("-")
+        if int(lo) <= slot <= int(hi or lo):
+            return True
+    return False
+
+
+def test_redis_cli_create_with_replicas_and_manual_failover():
+    nodes = cluster_servers(6, node_timeout_ms=2000)
+    try:
+        for s in nodes:
+            s.start()
+        res = cli("--cluster", "create", *[f"127.0.0.1:{s.port}" for s in nodes],
+                  "--cluster-replicas", "1", "--cluster-yes")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "[OK] All 16384 slots covered." in res.stdout
+        wait_until(lambda: cli_check(nodes[0]), timeout=20, what="a clean check")
+        for s in nodes:
+            wait_state_ok(s.client())
+        ids = {s.port: s.client().execute_command("CLUSTER", "MYID").decode() for s in nodes}
+        # Every node sees three replicas, each following the master whose
+        # Raft group it joined.
+        wait_until(lambda: all(sum("slave" in v[0] for v in nodes_lines(s).values()) == 3
+                               for s in nodes), timeout=20, what="three replicas in every view")
+        replica = next(s for s in nodes if "slave" in myself(s)[0])
+        master_id = myself(replica)[1]
+        master = next(s for s in nodes if ids[s.port] == master_id)
+        rm = master.client()
+        key = next(k for k in (f"k{i}" for i in range(1000))
+                   if owns(master, rm.execute_command("CLUSTER", "KEYSLOT", k)))
+        rm.set(key, "v")
+        ro = readonly_client(replica)
+        wait_until(lambda: safe_get(ro, key) == b"v", timeout=10, what="replicated write")
+        # Manual failover: the replica becomes the master in every view.
+        assert replica.client().execute_command("CLUSTER", "FAILOVER") == b"OK"
+        wait_until(lambda: "master" in myself(replica)[0] and myself(replica)[3],
+                   timeout=15, what="replica promoted")
+        wait_until(lambda: all(slave_of(s, master_id, ids[replica.port]) for s in nodes),
+                   timeout=20, what="every node sees the old master as a replica")
+        wait_until(lambda: cli_check(nodes[0]), timeout=20, what="a clean check after failover")
+        assert replica.client().get(key) == b"v"
+    finally:
+        for s in nodes:
+            s.cleanup()
