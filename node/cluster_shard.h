@@ -3,7 +3,14 @@
  * owns the shard's slots in the view; its other members are `slave
  * <leader-id>`. A follower that wins an election takes over its old
  * master's slots with a new config epoch (currentEpoch+1, as Redis's
- * failover does); gossip spreads that.
+ * failover does) and commits that epoch to the shard's log (KEYRAFT
+ * SHARDEPOCH), so every member learns it from Raft; gossip spreads it to
+ * the other shards.
+ *
+ * A shard of two cannot elect or commit without both members: once a
+ * majority of masters flagged the other member FAIL (gossip's quorum) for a
+ * node timeout, the survivor continues alone (shard_continue_alone) and adds
+ * the other back when it is reachable again.
  *
  * Raft member ids map to cluster node ids with shard_node_member_id, so
  * every member tells which cluster node leads from Raft alone.
