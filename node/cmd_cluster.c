@@ -763,45 +763,56 @@ void cmd_cluster_meet(struct exec_ctx *ctx) {
 
 #define REMOVE_RETRY_MS    100
 #define REMOVE_MAX_RETRIES 600 /* a promotion under way may take a while to give up */
+#define REMOVE_MAX_PENDING 16
 
-/* A forgotten node to take out of this node's Raft group; retried while
+/* Forgotten nodes to take out of this node's Raft group; retried while
  * another membership change is under way (a replica being promoted: when
  * the node was deleted right after joining, libraft gives the promotion up
- * only after some election timeouts). */
-struct removal {
+ * only after some election timeouts). Owned statically, like the timer, so
+ * a shutdown leaves nothing behind. */
+static struct {
     uv_timer_t timer;
-    uint64_t member_id;
-    char node_id[CLUSTER_ID_LEN + 1];
-    int tries;
-};
+    bool timer_ready;
+    struct {
+        uint64_t member_id;
+        char node_id[CLUSTER_ID_LEN + 1];
+        int tries;
+    } items[REMOVE_MAX_PENDING];
+    size_t count;
+} removals;
 
-static void removal_closed(uv_handle_t *h) {
-    free(h->data);
+static bool in_my_group(struct group *g, uint64_t member_id) {
+    struct group_member_info m[64];
+    size_t count = group_members(g, m, 64);
+    for (size_t i = 0; i < count && i < 64; i++)
+        if (m[i].id == member_id)
+            return true;
+    return false;
 }
 
-static void try_removal(uv_timer_t *t) {
-    struct removal *rm = t->data;
+/* One attempt at every pending removal; the timer comes back while some
+ * remain. Nothing is removed once this node no longer leads. */
+static void try_removals(uv_timer_t *t) {
+    (void)t;
     struct group *g = shard_group();
-    bool member = false;
-    if (g != NULL && group_is_leader(g)) {
-        struct group_member_info m[64];
-        size_t count = group_members(g, m, 64);
-        for (size_t i = 0; i < count && i < 64; i++)
-            member |= m[i].id == rm->member_id;
-    }
-    if (member) {
-        int rc = group_remove_member(g, rm->member_id, NULL, NULL);
+    size_t kept = 0;
+    for (size_t i = 0; i < removals.count; i++) {
+        if (g == NULL || !group_is_leader(g) || !in_my_group(g, removals.items[i].member_id))
+            continue;
+        int rc = group_remove_member(g, removals.items[i].member_id, NULL, NULL);
         if (rc == GROUP_OK) {
-            log_notice("Removing forgotten node %.40s from my Raft group", rm->node_id);
-        } else if (++rm->tries < REMOVE_MAX_RETRIES) {
-            uv_timer_start(&rm->timer, try_removal, REMOVE_RETRY_MS, 0);
-            return;
+            log_notice("Removing forgotten node %.40s from my Raft group",
+                       removals.items[i].node_id);
+        } else if (++removals.items[i].tries < REMOVE_MAX_RETRIES) {
+            removals.items[kept++] = removals.items[i];
         } else {
-            log_warning("Could not remove forgotten node %.40s from my Raft group: %s", rm->node_id,
-                        group_strerror(rc));
+            log_warning("Could not remove forgotten node %.40s from my Raft group: %s",
+                        removals.items[i].node_id, group_strerror(rc));
         }
     }
-    uv_close((uv_handle_t *)&rm->timer, removal_closed);
+    removals.count = kept;
+    if (kept > 0)
+        uv_timer_start(&removals.timer, try_removals, REMOVE_RETRY_MS, 0);
 }
 
 /* A node forgotten on the leader of its shard (redis-cli del-node sends
@@ -810,20 +821,24 @@ static void try_removal(uv_timer_t *t) {
  * on a follower or for a node outside the group. */
 static void leave_my_group(const struct cluster_node *n) {
     struct group *g = shard_group();
-    if (g == NULL || !group_is_leader(g))
+    uint64_t member_id = shard_node_member_id(n->id);
+    if (g == NULL || !group_is_leader(g) || !in_my_group(g, member_id))
         return;
-    struct removal *rm = calloc(1, sizeof(*rm));
-    if (rm == NULL) {
-        log_warning("Could not remove forgotten node %.40s from my Raft group: out of memory",
+    if (!removals.timer_ready) {
+        uv_timer_init(server.loop, &removals.timer);
+        uv_unref((uv_handle_t *)&removals.timer); /* never keeps the loop alive alone */
+        removals.timer_ready = true;
+    }
+    if (removals.count == REMOVE_MAX_PENDING) {
+        log_warning("Could not remove forgotten node %.40s from my Raft group: too many pending",
                     n->id);
         return;
     }
-    rm->member_id = shard_node_member_id(n->id);
-    memcpy(rm->node_id, n->id, sizeof(rm->node_id));
-    uv_timer_init(server.loop, &rm->timer);
-    uv_unref((uv_handle_t *)&rm->timer); /* never keeps the loop alive alone */
-    rm->timer.data = rm;
-    try_removal(&rm->timer);
+    removals.items[removals.count].member_id = member_id;
+    memcpy(removals.items[removals.count].node_id, n->id, CLUSTER_ID_LEN + 1);
+    removals.items[removals.count].tries = 0;
+    removals.count++;
+    try_removals(NULL);
 }
 
 void cmd_cluster_forget(struct exec_ctx *ctx) {
