@@ -10,6 +10,7 @@
 #include "node/notify.h"
 #include "node/outlimit.h"
 #include "node/server.h"
+#include "node/shard.h"
 #include "storage/object.h"
 
 #include <errno.h>
@@ -118,7 +119,7 @@ const struct config_directive config_table[] = {
        "-2", 0),
     I("list-compress-depth", list_compress_depth, 0, INT_MAX, "0", 0),
     X("save", set_save, get_save, "3600 1 300 100 60 10000", 0),
-    B("appendonly", appendonly, "no", 0),
+    B("appendonly", appendonly, "no", 0, .apply = shard_apply_appendonly),
     E("appendfsync", appendfsync, appendfsync_enum, "everysec", 0),
     /* keyraft's own: reads on a group's leader wait for a Raft barrier issued
      * after they arrive, so they see every write acknowledged before them

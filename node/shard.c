@@ -294,9 +294,28 @@ static void replay_alone(void) {
         uv_run(server.loop, UV_RUN_ONCE);
 }
 
+static bool has_data(void);
+
+/* A dump file next to a log that does not exist yet: Redis 7.0 would not
+ * load it under appendonly yes either, but keyraft then serves an empty
+ * dataset while the file holds one, and its next save replaces the file.
+ * Refusing to start keeps that data. */
+static bool dump_file_without_log(void) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", cfg.dir, cfg.dbfilename);
+    return membership == MEMBER_NONE && access(path, F_OK) == 0;
+}
+
 int shard_init(void) {
     if (load_member_file() != 0)
         return -1;
+    if ((cfg.appendonly || cfg.cluster_enabled) && dump_file_without_log()) {
+        log_warning("%s/%s holds a dataset but there is no Raft log yet: keyraft does not put "
+                    "a dump file into a new log. Start with appendonly no to load it, or move "
+                    "the file away to start empty",
+                    cfg.dir, cfg.dbfilename);
+        return -1;
+    }
     if (cfg.cluster_enabled && member_id != 0 && member_id != shard_member_id())
         log_warning("%s/keyraft.member names member %" PRIu64 ", but this cluster node's id "
                     "maps to member %" PRIu64 ": using the latter",
@@ -346,6 +365,24 @@ static bool has_data(void) {
             return true;
     }
     return false;
+}
+
+int shard_apply_appendonly(char *err, size_t errlen) {
+    if (!cfg.appendonly || group != NULL)
+        return 0;
+    /* Redis rewrites the AOF from memory here; a Raft log starts empty, and
+     * writes logged on top of data it lacks would replay wrong. */
+    if (has_data()) {
+        snprintf(err, errlen,
+                 "the dataset is not in a Raft log and cannot be put into a new one: turn "
+                 "appendonly on while the dataset is empty, or at startup");
+        return -1;
+    }
+    if (shard_ensure_group() != 0) {
+        snprintf(err, errlen, "the Raft log could not be opened (see the log)");
+        return -1;
+    }
+    return 0;
 }
 
 int shard_ensure_group(void) {

@@ -64,6 +64,9 @@ uint64_t shard_node_member_id(const char *node_id);
 void shard_new_member_id(void);
 /* The address this node's Raft transport listens on ("ip:port"). */
 const char *shard_raft_address(void);
+/* CONFIG SET appendonly: turning it on opens a group of one, which only an
+ * empty dataset can start (returns -1 with the reason in 'err' otherwise). */
+int shard_apply_appendonly(char *err, size_t errlen);
 /* Makes sure writes go through a group, bootstrapping a group of one when
  * there is none (a master taking its first replica). Fails (-1) when the
  * node has data that is not in a log yet. */

@@ -18,6 +18,10 @@ def start(args=()):
 
 def restart(server, sig):
     server.stop(sig)
+    return restart_client(server)
+
+
+def restart_client(server):
     server.start()
     client = server.client()
     wait_until(lambda: client.info("persistence")["loading"] == 0, what="log replay")
@@ -229,5 +233,47 @@ def test_watch_cas_increments_lose_no_update():
         total = sum(succeeded)
         assert 0 < total, succeeded
         assert int(s.client().get("counter")) == total
+    finally:
+        s.cleanup()
+
+
+def test_config_set_appendonly_needs_an_empty_dataset():
+    """Turning the log on at runtime opens a group of one; a dataset already
+    in memory cannot be put into a new log, so that is refused rather than
+    acknowledging writes a restart would not bring back."""
+    s = Server(KEYRAFT).start()
+    try:
+        r = s.client()
+        r.set("a", "1")
+        with pytest.raises(redis.exceptions.ResponseError, match="appendonly"):
+            r.config_set("appendonly", "yes")
+        assert r.config_get("appendonly") == {"appendonly": "no"}
+        r.flushall()
+        assert r.config_set("appendonly", "yes")
+        r.set("b", "2")
+        r.incr("n")
+        s.stop(signal.SIGKILL)
+        s.cmd += ["--appendonly", "yes"]
+        r = restart_client(s)
+        assert r.get("b") == b"2" and r.get("n") == b"1"
+    finally:
+        s.cleanup()
+
+
+def test_dump_file_without_a_log_stops_startup():
+    """appendonly yes on a directory holding a dump file but no Raft log
+    would serve an empty dataset and later overwrite the file: refused."""
+    s = Server(KEYRAFT).start()
+    try:
+        s.client().set("k", "v")
+        assert s.client().save()
+        assert s.stop() == 0
+        s2 = Server(KEYRAFT, args=["--dir", s.dir, "--appendonly", "yes"])
+        s2.start(wait=False)
+        try:
+            assert s2.proc.wait(30) == 1
+            assert "holds a dataset but there is no Raft log yet" in s2.read_log()
+        finally:
+            s2.cleanup()
     finally:
         s.cleanup()
