@@ -267,7 +267,9 @@ static int open_group(enum open_mode mode) {
     if (rc == GROUP_OK)
         rc = group_start(group);
     if (rc != GROUP_OK) {
-        log_warning("Can't start the Raft log in %s: %s", dir, group_strerror(rc));
+        /* Most often the bus port is taken: say where it listens. */
+        log_warning("Can't start the Raft log in %s (bus port listener on %s): %s", dir,
+                    gc.bind_address != NULL ? gc.bind_address : gc.address, group_strerror(rc));
         group_close(group, NULL, NULL);
         group = NULL;
         return -1;
