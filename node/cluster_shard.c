@@ -220,6 +220,59 @@ static bool follow(struct cluster_state *cs, const struct shard_members *sm,
     return true;
 }
 
+/* Members that replicate a node outside the group: since when (by id). */
+static struct {
+    uint64_t id;
+    int64_t since_ms;
+} departing[MAX_MEMBERS];
+static size_t departing_count;
+
+static void on_departed_removed(void *arg, int status) {
+    uint64_t id = (uint64_t)(uintptr_t)arg;
+    if (status == GROUP_OK)
+        log_notice("Member %" PRIu64 " replicates another shard now: removed from my Raft group",
+                   id);
+}
+
+/* On the leader: a member the view has replicating a node outside this
+ * group (CLUSTER REPLICATE elsewhere, redis-cli del-node re-pointing
+ * replicas) left the shard without telling it. It still counts as a voter
+ * here, which weakens the majority (and stalls a shard of two), so once
+ * that has held for a node timeout it is removed from the configuration. */
+static void remove_departed(struct group *g, const struct shard_members *sm) {
+    if (!group_is_leader(g)) {
+        departing_count = 0;
+        return;
+    }
+    struct group_member_info m[MAX_MEMBERS];
+    size_t n = group_members(g, m, MAX_MEMBERS);
+    int64_t now = server_now_ms();
+    uint64_t ids[MAX_MEMBERS];
+    int64_t since[MAX_MEMBERS];
+    size_t kept = 0;
+    for (size_t i = 0; i < n && i < MAX_MEMBERS; i++) {
+        struct cluster_node *node = cluster_shard_node_of_member(m[i].id);
+        if (node == NULL || node == sm->leader || !(node->flags & CNODE_SLAVE) ||
+            node->master == NULL || is_member(sm, node->master))
+            continue;
+        ids[kept] = m[i].id;
+        since[kept] = now;
+        for (size_t j = 0; j < departing_count; j++)
+            if (departing[j].id == m[i].id)
+                since[kept] = departing[j].since_ms;
+        if (now - since[kept] >= cfg.cluster_node_timeout &&
+            group_remove_member(g, m[i].id, on_departed_removed, (void *)(uintptr_t)m[i].id) ==
+                GROUP_OK)
+            since[kept] = now; /* under way: give it another node timeout */
+        kept++;
+    }
+    for (size_t i = 0; i < kept; i++) {
+        departing[i].id = ids[i];
+        departing[i].since_ms = since[i];
+    }
+    departing_count = kept;
+}
+
 void cluster_shard_sync(void) {
     struct group *g = shard_group();
     if (!cfg.cluster_enabled || g == NULL || replication_join_pending())
@@ -266,6 +319,7 @@ void cluster_shard_sync(void) {
     }
     for (size_t i = 0; i < sm.count; i++)
         changed |= follow(cs, &sm, sm.nodes[i]);
+    remove_departed(g, &sm);
     if (changed)
         cluster_mode_changed();
 }
@@ -427,6 +481,8 @@ int cluster_shard_start(void) {
 
 /* ---- CLUSTER REPLICATE ---- */
 
+static void leave_group(void);
+
 /* True if 'master' and myself are both members of this node's group (a
  * replica that already follows it: nothing to join). */
 static bool in_group_of(const struct cluster_node *master) {
@@ -453,6 +509,7 @@ void cluster_shard_replicate(struct cluster_node *master) {
     const char *ip = master->ip[0] != '\0' ? master->ip : "127.0.0.1";
     log_notice("Joining the Raft group of %.40s (%s:%d) as a replica", master->id, ip,
                master->port);
+    leave_group();
     aligned_leader = 0; /* a new group: its leaders and slots are still to be seen */
     memset(remembered, 0, sizeof(remembered));
     replication_join(ip, master->port);
@@ -465,14 +522,17 @@ void cluster_shard_reset(void) {
     memset(remembered, 0, sizeof(remembered));
 }
 
-/* ---- CLUSTER FAILOVER: one request to the leader ---- */
+/* ---- Requests to another node (KEYRAFT TRANSFER, KEYRAFT LEAVE) ---- */
 
-struct transfer_request {
+/* One command sent to a node's client port, its one-line reply logged. */
+struct node_request {
     uv_tcp_t tcp;
     uv_connect_t connect;
     uv_write_t write;
     char host[CLUSTER_IP_LEN];
     int port;
+    const char *what; /* for the log: "Manual failover", ... */
+    const char *done; /* logged on +OK */
     char out[128];
     char reply[128];
     size_t reply_len;
@@ -482,59 +542,90 @@ static void request_closed(uv_handle_t *h) {
     free(h->data);
 }
 
-static void request_end(struct transfer_request *tr, const char *outcome) {
-    if (outcome != NULL)
-        log_warning("Manual failover: the master at %s:%d did not hand over leadership: %s",
-                    tr->host, tr->port, outcome);
-    if (!uv_is_closing((uv_handle_t *)&tr->tcp))
-        uv_close((uv_handle_t *)&tr->tcp, request_closed);
+static void request_end(struct node_request *nr, const char *failure) {
+    if (failure != NULL)
+        log_warning("%s: %s:%d answered: %s", nr->what, nr->host, nr->port, failure);
+    if (!uv_is_closing((uv_handle_t *)&nr->tcp))
+        uv_close((uv_handle_t *)&nr->tcp, request_closed);
 }
 
 static void on_reply_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     (void)suggested;
-    struct transfer_request *tr = h->data;
+    struct node_request *nr = h->data;
     *buf =
-        uv_buf_init(tr->reply + tr->reply_len, (unsigned)(sizeof(tr->reply) - 1 - tr->reply_len));
+        uv_buf_init(nr->reply + nr->reply_len, (unsigned)(sizeof(nr->reply) - 1 - nr->reply_len));
 }
 
 static void on_reply(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     (void)buf;
-    struct transfer_request *tr = s->data;
+    struct node_request *nr = s->data;
     if (n < 0) {
-        request_end(tr, uv_strerror((int)n));
+        request_end(nr, uv_strerror((int)n));
         return;
     }
-    tr->reply_len += (size_t)n;
-    tr->reply[tr->reply_len] = '\0';
-    char *eol = strstr(tr->reply, "\r\n");
-    if (eol == NULL && tr->reply_len < sizeof(tr->reply) - 1)
+    nr->reply_len += (size_t)n;
+    nr->reply[nr->reply_len] = '\0';
+    char *eol = strstr(nr->reply, "\r\n");
+    if (eol == NULL && nr->reply_len < sizeof(nr->reply) - 1)
         return;
     if (eol != NULL)
         *eol = '\0';
-    if (strcmp(tr->reply, "+OK") == 0)
-        log_notice("Manual failover: the master is handing leadership to this node");
-    request_end(tr, strcmp(tr->reply, "+OK") == 0 ? NULL : tr->reply);
+    bool ok = strcmp(nr->reply, "+OK") == 0;
+    if (ok)
+        log_notice("%s: %s", nr->what, nr->done);
+    request_end(nr, ok ? NULL : nr->reply);
 }
 
 static void on_request_sent(uv_write_t *w, int status) {
-    struct transfer_request *tr = w->data;
+    struct node_request *nr = w->data;
     if (status < 0) {
-        request_end(tr, uv_strerror(status));
+        request_end(nr, uv_strerror(status));
         return;
     }
-    uv_read_start((uv_stream_t *)&tr->tcp, on_reply_alloc, on_reply);
+    uv_read_start((uv_stream_t *)&nr->tcp, on_reply_alloc, on_reply);
 }
 
 static void on_request_connected(uv_connect_t *c, int status) {
-    struct transfer_request *tr = c->data;
+    struct node_request *nr = c->data;
     if (status < 0) {
-        request_end(tr, uv_strerror(status));
+        request_end(nr, uv_strerror(status));
         return;
     }
-    uv_buf_t buf = uv_buf_init(tr->out, (unsigned)strlen(tr->out));
-    tr->write.data = tr;
-    if (uv_write(&tr->write, (uv_stream_t *)&tr->tcp, &buf, 1, on_request_sent) != 0)
-        request_end(tr, "write failed");
+    uv_buf_t buf = uv_buf_init(nr->out, (unsigned)strlen(nr->out));
+    nr->write.data = nr;
+    if (uv_write(&nr->write, (uv_stream_t *)&nr->tcp, &buf, 1, on_request_sent) != 0)
+        request_end(nr, "write failed");
+}
+
+/* Sends "KEYRAFT <sub> <my member id>" to 'to' (its client address);
+ * 'what' and 'done' (static strings) go to the log. */
+static void send_keyraft(const struct cluster_node *to, const char *sub, const char *what,
+                         const char *done) {
+    struct node_request *nr = calloc(1, sizeof(*nr));
+    if (nr == NULL) {
+        log_warning("%s: out of memory", what);
+        return;
+    }
+    snprintf(nr->host, sizeof(nr->host), "%s", to->ip[0] != '\0' ? to->ip : "127.0.0.1");
+    nr->port = to->port;
+    nr->what = what;
+    nr->done = done;
+    char id[24];
+    int idlen = snprintf(id, sizeof(id), "%" PRIu64, shard_member_id());
+    snprintf(nr->out, sizeof(nr->out), "*3\r\n$7\r\nKEYRAFT\r\n$%zu\r\n%s\r\n$%d\r\n%s\r\n",
+             strlen(sub), sub, idlen, id);
+    struct sockaddr_storage sa;
+    if (uv_ip4_addr(nr->host, nr->port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(nr->host, nr->port, (struct sockaddr_in6 *)&sa) != 0) {
+        log_warning("%s: bad address %s:%d", what, nr->host, nr->port);
+        free(nr);
+        return;
+    }
+    uv_tcp_init(server.loop, &nr->tcp);
+    nr->tcp.data = nr;
+    nr->connect.data = nr;
+    if (uv_tcp_connect(&nr->connect, &nr->tcp, (struct sockaddr *)&sa, on_request_connected) != 0)
+        request_end(nr, "connect failed");
 }
 
 void cluster_shard_failover(void) {
@@ -542,29 +633,44 @@ void cluster_shard_failover(void) {
     const struct cluster_node *master = cs->myself->master;
     if (master == NULL)
         return;
-    struct transfer_request *tr = calloc(1, sizeof(*tr));
-    if (tr == NULL) {
-        log_warning("Manual failover: out of memory");
+    log_notice("Manual failover user request accepted: asking %.40s for Raft leadership",
+               master->id);
+    send_keyraft(master, "TRANSFER", "Manual failover",
+                 "the master is handing leadership to this node");
+}
+
+/* Before joining another group: asks this group's leader to remove this
+ * member. The leader would otherwise keep sending it this group's log,
+ * which the member (same id, same address) would take into the other
+ * group's. Best effort: a leader that does not answer leaves it to
+ * remove_departed on whoever leads next. */
+static void leave_group(void) {
+    struct group *g = shard_group();
+    if (g == NULL || group_is_leader(g))
+        return;
+    struct cluster_node *leader = cluster_shard_node_of_member(group_leader(g, NULL));
+    if (leader == NULL)
+        return;
+    send_keyraft(leader, "LEAVE", "Leaving my Raft group", "the leader removes this member");
+}
+
+/* KEYRAFT LEAVE <member-id> (on the leader): removes the member, which is
+ * joining another group. */
+void cmd_keyraft_leave(struct exec_ctx *ctx) {
+    long long id;
+    if (!obj_parse_ll(ctx->argv[2], ctx->argvlen[2], &id) || id <= 0) {
+        resp_add_error(ctx->out, "ERR invalid member id");
         return;
     }
-    snprintf(tr->host, sizeof(tr->host), "%s", master->ip[0] != '\0' ? master->ip : "127.0.0.1");
-    tr->port = master->port;
-    char id[24];
-    int idlen = snprintf(id, sizeof(id), "%" PRIu64, shard_member_id());
-    snprintf(tr->out, sizeof(tr->out), "*3\r\n$7\r\nKEYRAFT\r\n$8\r\nTRANSFER\r\n$%d\r\n%s\r\n",
-             idlen, id);
-    struct sockaddr_storage sa;
-    if (uv_ip4_addr(tr->host, tr->port, (struct sockaddr_in *)&sa) != 0 &&
-        uv_ip6_addr(tr->host, tr->port, (struct sockaddr_in6 *)&sa) != 0) {
-        log_warning("Manual failover: bad master address %s:%d", tr->host, tr->port);
-        free(tr);
+    struct group *g = shard_group();
+    if (g == NULL || !group_is_leader(g)) {
+        resp_add_error(ctx->out, "ERR not the leader of a Raft group");
         return;
     }
-    uv_tcp_init(server.loop, &tr->tcp);
-    tr->tcp.data = tr;
-    tr->connect.data = tr;
-    log_notice("Manual failover user request accepted: asking %s:%d for Raft leadership", tr->host,
-               tr->port);
-    if (uv_tcp_connect(&tr->connect, &tr->tcp, (struct sockaddr *)&sa, on_request_connected) != 0)
-        request_end(tr, "connect failed");
+    int rc = group_remove_member(g, (uint64_t)id, on_departed_removed, (void *)(uintptr_t)id);
+    if (rc != GROUP_OK) {
+        resp_add_errorf(ctx->out, "ERR can't remove the member: %s", group_strerror(rc));
+        return;
+    }
+    exec_reply_ok(ctx);
 }

@@ -259,6 +259,8 @@ void cmd_slaveof(struct exec_ctx *ctx) {
 
 struct pending_join {
     uint64_t client_id;
+    uint64_t member_id;
+    char address[256];
 };
 
 static struct client *client_by_id(uint64_t id) {
@@ -294,6 +296,30 @@ static void on_member_promoted(void *arg, int status) {
         log_warning("Replica could not become a voter: %s", group_strerror(status));
 }
 
+static bool is_member(uint64_t id) {
+    struct group_member_info m[MAX_MEMBERS];
+    size_t n = members(m);
+    for (size_t i = 0; i < n && i < MAX_MEMBERS; i++)
+        if (m[i].id == id)
+            return true;
+    return false;
+}
+
+/* A node that asks to join while its id is still in the configuration
+ * (it left and comes back, or joined another group in between) has wiped
+ * its log: it must not keep the vote of the member it was, so it is
+ * removed first and added again as a new member. */
+static void on_stale_member_removed(void *arg, int status) {
+    struct pending_join *pj = arg;
+    struct group *g = shard_group();
+    int rc = status != GROUP_OK ? status
+             : g == NULL        ? GROUP_ESHUTDOWN
+                                : group_add_member(g, pj->member_id, pj->address, on_member_added,
+                                                   on_member_promoted, pj);
+    if (rc != GROUP_OK)
+        on_member_added(pj, rc);
+}
+
 void cmd_keyraft_join(struct exec_ctx *ctx) {
     long long id;
     if (!obj_parse_ll(ctx->argv[2], ctx->argvlen[2], &id) || id <= 0) {
@@ -323,8 +349,12 @@ void cmd_keyraft_join(struct exec_ctx *ctx) {
         return;
     }
     pj->client_id = ctx->client->id;
-    int rc = group_add_member(shard_group(), (uint64_t)id, address, on_member_added,
-                              on_member_promoted, pj);
+    pj->member_id = (uint64_t)id;
+    memcpy(pj->address, address, sizeof(pj->address));
+    int rc = is_member((uint64_t)id)
+                 ? group_remove_member(shard_group(), (uint64_t)id, on_stale_member_removed, pj)
+                 : group_add_member(shard_group(), (uint64_t)id, address, on_member_added,
+                                    on_member_promoted, pj);
     if (rc != GROUP_OK) {
         free(pj);
         resp_add_errorf(ctx->out, "ERR can't add the replica: %s", group_strerror(rc));

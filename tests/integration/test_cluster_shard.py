@@ -525,3 +525,43 @@ def test_redis_cli_create_with_replicas_and_manual_failover():
     finally:
         for s in nodes:
             s.cleanup()
+
+
+def test_replica_moving_to_another_shard_leaves_the_old_group():
+    servers = cluster_servers(4, node_timeout_ms=1000)
+    a, b, c, d = servers
+    ids = [random_id() for _ in servers]
+    write_nodes_conf(servers, ids, slots={0: "0-8000", 1: "8001-16383"})
+    try:
+        for s in servers:
+            s.start()
+        for s in (a, b):
+            wait_state_ok(s.client())
+        ra = a.client()
+        for replica in (c, d):
+            assert replicate(replica, ids[0]) == b"OK"
+            wait_until(lambda: slave_of(a, ids[servers.index(replica)], ids[0]), timeout=10,
+                       what="a sees its replica")
+        wait_until(lambda: ra.info("replication")["connected_slaves"] == 2, timeout=10,
+                   what="two replicas in a's group")
+        wait_until(lambda: d.client().info("replication").get("master_link_status") == "up",
+                   timeout=10, what="d follows a")
+        # d moves to b's shard: a drops it from its group once gossip says so.
+        assert replicate(d, ids[1]) == b"OK"
+        wait_until(lambda: slave_of(b, ids[3], ids[1]), timeout=10, what="b sees its replica")
+        wait_until(lambda: ra.info("replication")["connected_slaves"] == 1, timeout=15,
+                   what="a removes d from its group")
+        assert "removed from my Raft group" in a.read_log()
+        # a's shard still commits with a and c, and d replicates b's.
+        key_a = next(k for k in (f"k{i}" for i in range(1000))
+                     if ra.execute_command("CLUSTER", "KEYSLOT", k) <= 8000)
+        assert ra.set(key_a, "1") is True
+        rb = b.client()
+        key = next(k for k in (f"k{i}" for i in range(1000))
+                   if rb.execute_command("CLUSTER", "KEYSLOT", k) > 8000)
+        rb.set(key, "on-b")
+        ro = readonly_client(d)
+        wait_until(lambda: safe_get(ro, key) == b"on-b", timeout=10, what="d replicates b")
+    finally:
+        for s in servers:
+            s.cleanup()
