@@ -764,6 +764,7 @@ void cmd_cluster_meet(struct exec_ctx *ctx) {
 #define REMOVE_RETRY_MS    100
 #define REMOVE_MAX_RETRIES 600 /* a promotion under way may take a while to give up */
 #define REMOVE_MAX_PENDING 16
+#define REMOVE_MAX_HOLD    100 /* retries (10 s) a FORGET's reply waits at most */
 
 /* Forgotten nodes to take out of this node's Raft group; retried while
  * another membership change is under way (a replica being promoted: when
@@ -777,6 +778,7 @@ static struct {
         uint64_t member_id;
         char node_id[CLUSTER_ID_LEN + 1];
         int tries;
+        uint64_t client_id; /* whose FORGET waits for the removal, 0: none */
     } items[REMOVE_MAX_PENDING];
     size_t count;
 } removals;
@@ -790,6 +792,24 @@ static bool in_my_group(struct group *g, uint64_t member_id) {
     return false;
 }
 
+/* Sends the +OK of a FORGET that waited for its Raft removal. */
+static void release_forget(uint64_t client_id) {
+    for (struct client *c = server.clients; c != NULL && client_id != 0; c = c->next) {
+        if (c->id != client_id)
+            continue;
+        resp_add_raw(&c->out, "+OK\r\n", 5);
+        c->flags &= ~(uint32_t)CLIENT_BLOCKED;
+        client_schedule_write(c);
+        client_process_input(c);
+        return;
+    }
+}
+
+static void on_removed(void *arg, int status) {
+    (void)status; /* the node is forgotten either way; a failure was a lost leadership */
+    release_forget((uint64_t)(uintptr_t)arg);
+}
+
 /* One attempt at every pending removal; the timer comes back while some
  * remain. Nothing is removed once this node no longer leads. */
 static void try_removals(uv_timer_t *t) {
@@ -797,15 +817,24 @@ static void try_removals(uv_timer_t *t) {
     struct group *g = shard_group();
     size_t kept = 0;
     for (size_t i = 0; i < removals.count; i++) {
-        if (g == NULL || !group_is_leader(g) || !in_my_group(g, removals.items[i].member_id))
+        uint64_t client_id = removals.items[i].client_id;
+        if (g == NULL || !group_is_leader(g) || !in_my_group(g, removals.items[i].member_id)) {
+            release_forget(client_id);
             continue;
-        int rc = group_remove_member(g, removals.items[i].member_id, NULL, NULL);
+        }
+        int rc = group_remove_member(g, removals.items[i].member_id, on_removed,
+                                     (void *)(uintptr_t)client_id);
         if (rc == GROUP_OK) {
             log_notice("Removing forgotten node %.40s from my Raft group",
                        removals.items[i].node_id);
         } else if (++removals.items[i].tries < REMOVE_MAX_RETRIES) {
+            if (removals.items[i].tries >= REMOVE_MAX_HOLD) {
+                release_forget(client_id);
+                removals.items[i].client_id = 0;
+            }
             removals.items[kept++] = removals.items[i];
         } else {
+            release_forget(client_id);
             log_warning("Could not remove forgotten node %.40s from my Raft group: %s",
                         removals.items[i].node_id, group_strerror(rc));
         }
@@ -818,12 +847,18 @@ static void try_removals(uv_timer_t *t) {
 /* A node forgotten on the leader of its shard (redis-cli del-node sends
  * FORGET to every other node) leaves the shard's Raft group too, or the
  * group would keep counting its vote and might lose its majority. Nothing
- * on a follower or for a node outside the group. */
-static void leave_my_group(const struct cluster_node *n) {
+ * on a follower or for a node outside the group.
+ *
+ * The FORGET's reply waits (up to 10 s) until the removal is committed:
+ * del-node resets the node right after, and a node that restarts as a
+ * group of one while its old leader still replicates to it would take that
+ * leader's messages for its own group's. Returns true when the reply is
+ * deferred (the client is blocked). */
+static bool leave_my_group(struct exec_ctx *ctx, const struct cluster_node *n) {
     struct group *g = shard_group();
     uint64_t member_id = shard_node_member_id(n->id);
     if (g == NULL || !group_is_leader(g) || !in_my_group(g, member_id))
-        return;
+        return false;
     if (!removals.timer_ready) {
         uv_timer_init(server.loop, &removals.timer);
         uv_unref((uv_handle_t *)&removals.timer); /* never keeps the loop alive alone */
@@ -832,13 +867,20 @@ static void leave_my_group(const struct cluster_node *n) {
     if (removals.count == REMOVE_MAX_PENDING) {
         log_warning("Could not remove forgotten node %.40s from my Raft group: too many pending",
                     n->id);
-        return;
+        return false;
     }
+    /* Only a plain command can wait (not one inside MULTI/EXEC or a script). */
+    struct client *c = ctx->client;
+    bool hold = c != NULL && ctx->out == &c->out && !(c->flags & CLIENT_MULTI);
     removals.items[removals.count].member_id = member_id;
     memcpy(removals.items[removals.count].node_id, n->id, CLUSTER_ID_LEN + 1);
     removals.items[removals.count].tries = 0;
+    removals.items[removals.count].client_id = hold ? c->id : 0;
     removals.count++;
+    if (hold)
+        c->flags |= CLIENT_BLOCKED;
     try_removals(NULL);
+    return hold;
 }
 
 void cmd_cluster_forget(struct exec_ctx *ctx) {
@@ -853,10 +895,11 @@ void cmd_cluster_forget(struct exec_ctx *ctx) {
     } else if ((cs->myself->flags & CNODE_SLAVE) && cs->myself->master == n) {
         resp_add_error(ctx->out, "ERR Can't forget my master!");
     } else {
-        leave_my_group(n);
+        bool deferred = leave_my_group(ctx, n);
         cluster_bus_forget(n);
         cluster_mode_changed_nofsync();
-        exec_reply_ok(ctx);
+        if (!deferred)
+            exec_reply_ok(ctx);
     }
 }
 
