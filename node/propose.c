@@ -140,6 +140,11 @@ static int log_command(struct exec_ctx *ctx, struct entry_writer *w) {
 
 void propose_write(struct exec_ctx *ctx) {
     struct group *g = shard_group();
+    if (g == NULL && shard_is_swapping()) {
+        /* Between two groups (a join): the write belongs to neither. */
+        resp_add_error(ctx->out, "LOADING Redis is loading the dataset in memory");
+        return;
+    }
     if (g == NULL) {
         apply_now(ctx);
         return;

@@ -36,6 +36,7 @@ static transport_bus_cb bus_receiver; /* survives group swaps */
 static void *bus_receiver_arg;
 static uint64_t replay_target; /* last log index found at startup */
 static bool loading;
+static bool swapping; /* shard_close is running the loop */
 
 struct group *shard_group(void) {
     return group;
@@ -49,8 +50,12 @@ bool shard_is_loading(void) {
     return loading;
 }
 
+bool shard_is_swapping(void) {
+    return swapping;
+}
+
 void shard_note_applied(void) {
-    if (loading && group_applied_index(group) >= replay_target) {
+    if (loading && group != NULL && group_applied_index(group) >= replay_target) {
         loading = false;
         log_notice("DB loaded from the Raft log: applied index %" PRIu64, replay_target);
     }
@@ -346,15 +351,22 @@ static void on_closed(void *arg) {
     closed = true;
 }
 
+/* The loop runs while the group closes, and clients are served meanwhile:
+ * they see no group (it is being freed); writes get -LOADING
+ * (shard_is_swapping) until the caller opens the next group or the node
+ * leaves. */
 void shard_close(void) {
     if (group == NULL)
         return;
     propose_shutdown();
+    struct group *closing = group;
+    group = NULL;
+    swapping = true;
     closed = false;
-    group_close(group, on_closed, NULL);
+    group_close(closing, on_closed, NULL);
     while (!closed)
         uv_run(server.loop, UV_RUN_ONCE);
-    group = NULL;
+    swapping = false;
     loading = false;
 }
 

@@ -43,6 +43,9 @@ void shard_close(void);
 struct group *shard_group(void);
 /* True while a restarted node has not yet applied the log it had. */
 bool shard_is_loading(void);
+/* True while shard_close runs the loop to close the group: there is no
+ * group, and writes must wait for the next one (not apply at once). */
+bool shard_is_swapping(void);
 /* Called after each applied entry (loading progress). */
 void shard_note_applied(void);
 
