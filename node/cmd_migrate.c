@@ -26,6 +26,8 @@
  *
  * Not supported: MIGRATE inside MULTI/EXEC or a script (its client cannot
  * wait there); it replies an error instead. */
+#include "cluster/nodes.h"
+#include "node/cluster_mode.h"
 #include "node/cmd_handlers.h"
 #include "node/client.h"
 #include "node/command.h"
@@ -42,6 +44,7 @@
 #include "raft/group.h"
 #include "storage/crc64.h"
 #include "storage/digest.h"
+#include "storage/keyslot.h"
 #include "storage/mem.h"
 #include "storage/object.h"
 #include "storage/snapshot.h"
@@ -483,6 +486,18 @@ static bool start_round_of_changed(struct migrate_job *job) {
     return true;
 }
 
+/* True for a key of a slot this node is migrating (cluster mode). A copy
+ * the target holds of such a key can only be one an earlier MIGRATE of ours
+ * left there: a key changed while it travelled stays here, newer (see the
+ * top of the file), and while the slot migrates, writes to keys present
+ * here are served here, only missing ones are ASKed to the target. So it
+ * is replaced: without REPLACE, redis-cli's next MIGRATE of the key got
+ * BUSYKEY and its reshard stopped (its value check needs DEBUG). */
+static bool in_migrating_slot(const char *key, size_t keylen) {
+    struct cluster_state *cs = cluster_mode_state();
+    return cs != NULL && cs->slots.migrating_to[keyslot_of(key, keylen)] != NULL;
+}
+
 /* MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE]
  * [AUTH password] [AUTH2 username password] [KEYS key [key ...]]: Redis 7.0
  * checks options first, then the timeout and db numbers, then which keys
@@ -569,7 +584,8 @@ void cmd_migrate(struct exec_ctx *ctx) {
             goto err_oom;
         k->keylen = keylen;
         job->nkeys++;
-        if (!send_key(job, job->nkeys - 1, kv, ctx->now_ms, replace))
+        if (!send_key(job, job->nkeys - 1, kv, ctx->now_ms,
+                      replace || in_migrating_slot(key, keylen)))
             goto err_oom;
     }
     if (job->nkeys == 0) {

@@ -400,7 +400,7 @@ def test_add_node_master(ops):
     assert all(line_of(s, ops.ids[new])[8:] == [] for s in ops.members())
     # FUNCTION RESTORE copied the (empty) libraries; the node stays empty.
     assert new.client().execute_command("FUNCTION", "LIST") == []
-    check_clean(entry)
+    wait_check_clean(entry)
 
 
 def test_add_node_replica_auto_selected_master(ops):
@@ -433,6 +433,7 @@ def test_add_node_replica_with_master_id(ops):
     rep = ops.spare()
     out = cli_ok("--cluster", "add-node", addr(rep), addr(entry), "--cluster-slave",
                  "--cluster-master-id", ops.ids[target])
+    assert "[OK] New node added correctly." in out, out
     ops.ids[rep] = myid(rep)
     wait_role_everywhere(ops.members(), ops.ids[rep], ("slave", ops.ids[target]))
     rr = rep.client()
@@ -449,7 +450,6 @@ def test_add_node_replica_with_master_id(ops):
     wait_until(lambda: rr.get(mine[0]) == b"again", timeout=10, what="replicated write")
     ops.id_replica, ops.id_master = rep, target
     check_clean(entry)
-    assert out
 
 
 def test_reshard_1000_slots_50k_keys_under_writer(ops):
@@ -517,7 +517,6 @@ def test_rebalance_weight_zero_drains_master_which_follows_taker(ops):
                  f"{ops.ids[drained]}=0", timeout=170)
     assert "[ERR]" not in out, out
     assert owned_slots(entry, ops.ids[drained]) == set()
-    others = [s for s in ops.members() if s is not drained]
 
     def taker():
         role = role_of(drained, ops.ids[drained])
@@ -552,7 +551,7 @@ def test_rebalance_weight_zero_drains_master_which_follows_taker(ops):
                                  f"{getattr(readonly_get, 'last_error', None)}; "
                                  f"ROLE {node.client().execute_command('ROLE')}")
     ops.drained, ops.taker = drained, taker_node
-    others and check_clean(entry)
+    check_clean(entry)
 
 
 def forgotten_everywhere(ops, gone_id):
@@ -581,7 +580,7 @@ def test_del_node_replica(ops):
     rep, master = ops.id_replica, ops.id_master
     before = master.client().info("replication")["connected_slaves"]
     out = cli_ok("--cluster", "del-node", addr(entry), ops.ids[rep])
-    assert "SHUTDOWN" not in out
+    assert "Sending CLUSTER RESET SOFT to the deleted node." in out, out
     assert_deleted(ops, rep, ops.ids[rep])
     check_clean(entry)
     # Its master no longer counts it as a replica (keyraft: it left the
@@ -732,3 +731,60 @@ def test_fix_open_slot(cluster3):
             assert s.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
     # No node still shows the slot open.
     assert all("[" not in " ".join(f[8:]) for s in cluster3 for f in nodes_lines(s))
+
+
+def test_migrate_again_of_a_key_written_meanwhile(cluster3):
+    """A key written on the source while MIGRATE sends it stays there, newer,
+    with an older copy on the target; redis-cli's next MIGRATE of the key
+    (no REPLACE) must not get BUSYKEY (its value check needs DEBUG and the
+    reshard would stop), and the last acknowledged value wins."""
+    ids = {s: myid(s) for s in cluster3}
+    slot = 100
+    a = next(s for s in cluster3 if slot in owned_slots(s, ids[s]))
+    b = next(s for s in cluster3 if s is not a)
+    key = "{" + tags_for_slots([slot])[slot] + "}:hot"
+    ra, rb = a.client(), b.client()
+    assert ra.set(key, "0" * 100000)
+    assert rb.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[a]) == b"OK"
+    assert ra.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[b]) == b"OK"
+    stop = threading.Event()
+    acked = {"value": "0" * 100000, "count": 0}
+
+    def write():
+        w = a.client()
+        n = 0
+        while not stop.is_set():
+            n += 1
+            value = str(n) * (100000 // len(str(n)))
+            try:
+                w.set(key, value)
+            except redis.ResponseError:  # ASK: the key has moved
+                return
+            acked["value"] = value
+            acked["count"] = n
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    replies = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            replies.append(ra.execute_command("MIGRATE", "127.0.0.1", b.port, "", 0, 5000,
+                                              "KEYS", key))
+        except redis.ResponseError as e:
+            replies.append(str(e))
+        if writer.is_alive() is False:
+            break
+    stop.set()
+    writer.join(10)
+    # Move whatever is left, as redis-cli's loop does.
+    for _ in range(10):
+        if not ra.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 10):
+            break
+        replies.append(ra.execute_command("MIGRATE", "127.0.0.1", b.port, "", 0, 5000,
+                                          "KEYS", key))
+    assert not [r for r in replies if "BUSYKEY" in str(r)], replies
+    assert rb.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[b]) == b"OK"
+    assert ra.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[b]) == b"OK"
+    assert rb.get(key) == acked["value"].encode()
+    assert acked["count"] > 0
