@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from harness import KEYRAFT, REDIS, Server, free_port, wait_until
+from harness import KEYRAFT, REDIS, ROOT, Server, free_port, wait_until
 
 
 def as_dict(reply):
@@ -458,3 +458,13 @@ def test_maxclients_takes_effect(r, server):
         raw.close()
     finally:
         r.config_set("maxclients", 10000)
+
+
+def test_readme_names_every_directive(r):
+    """README's configuration reference lists every directive CONFIG GET *
+    reports, so a new one cannot go undocumented."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    names = r.config_get("*").keys()
+    missing = sorted(n for n in names if f"`{n}`" not in readme)
+    assert not missing, missing
