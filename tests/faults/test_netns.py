@@ -5,20 +5,30 @@ created with `redis-cli --cluster create` from the host. Clients on the host
 reach node N only through a forwarder on 127.0.0.1 (a published port), which
 each node announces with cluster-announce-client-ipv4/-port, while gossip
 and Raft use the namespace addresses. A node that restarts with another IP
-(a container's IP changing) keeps its id, data and shard.
+(a container's IP changing) keeps its id, data and shard. ioredis's Cluster
+client works through the published ports. A master cut off from the bridge
+(its shard's minority) acknowledges no write; the other member of its shard
+takes over, the old master rejoins as its replica once the link is back, and
+every acknowledged write reads back (figures printed with pytest -s).
 
 Needs root and `ip netns`; skipped otherwise. Everything it creates (the
 namespaces, their veth pairs, the bridge) is removed in teardown."""
+import collections
+import json
 import os
 import random
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 
 import pytest
 import redis
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import MovedError
 
 from forwarder import Forwarder
 from harness import KEYRAFT, ROOT, wait_until
@@ -335,3 +345,266 @@ def test_node_keeps_identity_and_data_on_a_new_ip(net, role):
         assert old_ip != target.ip
     finally:
         rc.close()
+
+
+# ---- Used by ioredis (through the published ports) ----
+
+NODE_JS = shutil.which("node")
+CLIENTS_DIR = os.path.join(ROOT, "tests", "clients")
+
+
+def test_ioredis_cluster_through_published_ports(net):
+    if NODE_JS is None:
+        pytest.skip("node is not installed (tools/install-deps.sh installs it)")
+    if not os.path.isdir(os.path.join(CLIENTS_DIR, "node_modules", "ioredis")):
+        pytest.skip("ioredis is not installed (npm ci in tests/clients)")
+    res = subprocess.run([NODE_JS, os.path.join(CLIENTS_DIR, "ioredis_workload.js"),
+                          str(net.nodes[1].forwarder.port), "master", "netns-io"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["ok"] and summary["nodes"] == 3, summary
+
+
+# ---- A master cut off with its shard's minority ----
+
+class Router:
+    """Plain redis-py connections from the host to the nodes' published
+    ports, with the slot map from CLUSTER SLOTS and MOVED handling: a
+    cluster client with short timeouts that never retries a write whose
+    reply did not come (its fate is unknown)."""
+
+    def __init__(self, net):
+        self.ports = [node.forwarder.port for node in net.nodes]
+        self.owner = {}
+        self.conns = {}
+        self.refresh()
+
+    def conn(self, port):
+        if port not in self.conns:
+            self.conns[port] = redis.Redis(port=port, socket_timeout=1,
+                                           socket_connect_timeout=1)
+        return self.conns[port]
+
+    def drop(self, port):
+        r = self.conns.pop(port, None)
+        if r is not None:
+            r.close()
+
+    def refresh(self):
+        for port in random.sample(self.ports, len(self.ports)):
+            try:
+                slots = self.conn(port).execute_command("CLUSTER", "SLOTS")
+            except redis.RedisError:
+                self.drop(port)
+                continue
+            for start, end, master, *_ in slots:
+                for slot in range(start, end + 1):
+                    self.owner[slot] = master[1]
+            return True
+        return False
+
+    def call(self, key, *args):
+        """Runs the command for 'key' on its slot's master (following MOVED
+        twice at most); raises on an error or a missing reply."""
+        slot = key_slot(key.encode())
+        for _ in range(3):
+            port = self.owner.get(slot, self.ports[0])
+            try:
+                return self.conn(port).execute_command(*args)
+            except redis.ResponseError as e:
+                text = str(e)
+                if not (isinstance(e, MovedError) or text.startswith("MOVED")):
+                    raise
+                self.owner[slot] = int(text.rsplit(":", 1)[1])
+            except (redis.ConnectionError, redis.TimeoutError):
+                self.drop(port)
+                raise
+        raise redis.ResponseError(f"MOVED too often for {key}")
+
+    def close(self):
+        for port in list(self.conns):
+            self.drop(port)
+
+
+class SlotWriter:
+    """A host thread writing unique keys <prefix>:<n> = n, only keys whose
+    slot 'wanted' accepts, one at a time; keeps the acknowledged ones with
+    the time the write was sent and the time it was acknowledged."""
+
+    def __init__(self, net, prefix, wanted):
+        self.router = Router(net)
+        self.prefix, self.wanted = prefix, wanted
+        self.acked = {}  # key -> (sent, acked) in time.monotonic()
+        self.errors = collections.Counter()  # first word of the error text
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        n = 0
+        while not self.stopping.is_set():
+            n += 1
+            key = f"{self.prefix}:{n}"
+            if not self.wanted(key_slot(key.encode())):
+                continue
+            sent = time.monotonic()
+            try:
+                reply = self.router.call(key, "SET", key, str(n))
+            except redis.RedisError as e:
+                self.errors[(str(e).split(" ") or [""])[0] or type(e).__name__] += 1
+                self.router.refresh()
+                time.sleep(0.05)
+                continue
+            if reply is True or reply == b"OK":
+                self.acked[key] = (sent, time.monotonic())
+            time.sleep(0.005)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(30)
+        self.router.close()
+
+
+def serves_slots(view, node_id):
+    f = view.get(node_id)
+    return f is not None and "master" in f[2].split(",") and any(
+        not t.startswith("[") for t in f[8:])
+
+
+def slot_ranges(fields):
+    return [tuple(int(x) for x in (t.split("-") * 2)[:2]) for t in fields[8:]
+            if not t.startswith("[")]
+
+
+def listed_as_slave_of(node, old_id, new_id):
+    try:
+        view = node_lines(node)
+    except redis.RedisError:
+        return False
+    old = view.get(old_id)
+    return (old is not None and "slave" in old[2].split(",") and old[3] == new_id
+            and serves_slots(view, new_id))
+
+
+def role_reply(node):
+    try:
+        return node.client().execute_command("ROLE")
+    except redis.RedisError as e:
+        return e
+
+
+def role_of(node):
+    reply = role_reply(node)
+    return reply[0] if isinstance(reply, list) else None
+
+
+def isolated_set(node, key, value):
+    """SET straight to 'node' inside its namespace; the reply, or None if
+    none came within 6 s."""
+    try:
+        res = subprocess.run([IP, "netns", "exec", node.ns, "timeout", "6", REDIS_CLI, "-p",
+                              "6379", "SET", key, value], capture_output=True, text=True,
+                             timeout=20)
+    except subprocess.TimeoutExpired:
+        return None
+    return res.stdout.strip() or None
+
+
+def test_partitioned_master_loses_no_acknowledged_write(net):
+    ids = {node.index: myid(node) for node in net.nodes}
+    view = node_lines(net.nodes[0])
+    # The victim: a master other than node 0 (the observer), with its replica.
+    victim = next(node for node in net.nodes[1:]
+                  if serves_slots(view, ids[node.index]))
+    victim_id = ids[victim.index]
+    survivor = next(node for node in net.nodes if view[ids[node.index]][3] == victim_id)
+    survivor_id = ids[survivor.index]
+    ranges = slot_ranges(view[victim_id])
+
+    def in_victim(slot):
+        return any(lo <= slot <= hi for lo, hi in ranges)
+
+    victim_writer = SlotWriter(net, "part:v", in_victim)
+    other_writer = SlotWriter(net, "part:o", lambda slot: not in_victim(slot))
+    iso_keys, iso_replies = [], {}
+    try:
+        wait_until(lambda: len(victim_writer.acked) > 20 and len(other_writer.acked) > 20,
+                   timeout=15, what="both writers acknowledged")
+        t_cut = time.monotonic()
+        sh(IP, "link", "set", victim.veth, "down")
+        try:
+            # Writes straight to the isolated master, through its namespace:
+            # its shard has no majority, so none may be acknowledged.
+            n = 0
+            while len(iso_keys) < 5:
+                n += 1
+                key = f"part:iso:{n}"
+                if in_victim(key_slot(key.encode())):
+                    iso_keys.append(key)
+            threads = [threading.Thread(target=lambda k=k: iso_replies.__setitem__(
+                k, isolated_set(victim, k, "iso")), daemon=True) for k in iso_keys]
+            for t in threads:
+                t.start()
+            wait_until(lambda: serves_slots(node_lines(net.nodes[0]), survivor_id), timeout=40,
+                       interval=0.1, what="the survivor takes the victim's slots")
+            t_takeover = time.monotonic() - t_cut
+            wait_until(lambda: any(sent > t_cut + t_takeover
+                                   for sent, _ in victim_writer.acked.values()), timeout=20,
+                       interval=0.1, what="a write to the victim's slots acknowledged again")
+            for t in threads:
+                t.join(25)
+            time.sleep(1)
+        finally:
+            sh(IP, "link", "set", victim.veth, "up")
+        t_heal = time.monotonic()
+        # The old master rejoins as a replica of the survivor, everywhere.
+        for node in net.nodes:
+            wait_until(lambda node=node: listed_as_slave_of(node, victim_id, survivor_id),
+                       timeout=40, interval=0.1, what=f"node {node.index}: old master is a slave")
+        for node in net.nodes:
+            wait_until(lambda node=node: cluster_ok(node), timeout=30, what="ok again")
+        t_rejoin = time.monotonic() - t_heal
+        # ... and replicates the survivor's group again (ROLE: slave).
+        try:
+            wait_until(lambda: role_of(victim) == b"slave", timeout=30, interval=0.1,
+                       what="ROLE slave on the old master")
+        except TimeoutError as e:
+            raise AssertionError(f"{e}: ROLE {role_reply(victim)}\n"
+                                 + "\n".join(victim.read_log().splitlines()[-30:])) from None
+        t_role = time.monotonic() - t_heal
+        time.sleep(1)
+    finally:
+        victim_writer.stop()
+        other_writer.stop()
+
+    # Replies sent just before the cut may arrive just after it: the writes
+    # resumed with the longest pause between acknowledgements that ends after it.
+    acks = sorted(acked for _, acked in victim_writer.acked.values())
+    resumed = max((acks[i] - acks[i - 1], acks[i]) for i in range(1, len(acks))
+                  if acks[i] > t_cut)[1]
+    acked_iso = [k for k in iso_keys if iso_replies.get(k) == "OK"]
+    print(f"\n[partition] victim {victim.ns} ({victim_id[:8]}), survivor {survivor.ns}: "
+          f"survivor serves the slots {t_takeover * 1000:.0f} ms after the cut, writes "
+          f"to them acknowledged again {(resumed - t_cut) * 1000:.0f} ms after it; "
+          f"old master a slave everywhere {t_rejoin * 1000:.0f} ms after healing, ROLE slave "
+          f"after {t_role * 1000:.0f} ms; acked "
+          f"writes: {len(victim_writer.acked)} to the victim's slots "
+          f"(errors {dict(victim_writer.errors)}), {len(other_writer.acked)} to other slots "
+          f"(errors {dict(other_writer.errors)}); direct writes to the isolated master: "
+          f"{dict(collections.Counter(iso_replies.values()))}")
+    assert acked_iso == [], iso_replies
+
+    router = Router(net)
+    try:
+        acked = {**victim_writer.acked, **other_writer.acked}
+        missing = []
+        for key in acked:
+            value = router.call(key, "GET", key)
+            if value != key.rsplit(":", 1)[1].encode():
+                missing.append((key, value))
+        assert missing == [], f"{len(missing)} acknowledged writes lost: {missing[:20]}"
+        present = {k: router.call(k, "GET", k) for k in iso_keys}
+        assert all(v is None for v in present.values()), present
+    finally:
+        router.close()
