@@ -1,11 +1,13 @@
 /* The cluster bus message codec (see busmsg.h): frames, msgpack encoding
  * with msgpack-c's packer, and a strict decoder of exactly the subset the
- * format uses. The decoder is written here rather than msgpack_unpack
- * because msgpack-c allocates arrays at the size their header claims; here
- * every declared size is checked against the bytes left first.
+ * format uses, on storage/mpread rather than msgpack_unpack because
+ * msgpack-c allocates arrays at the size their header claims; here every
+ * declared size is checked against the bytes left first.
  *
  * It knows the wire only: what a message means is cluster/gossip.c's. */
 #include "cluster/busmsg.h"
+
+#include "storage/mpread.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -162,128 +164,22 @@ int busmsg_frame_length(const uint8_t *head, size_t *body_len) {
 
 /* ---- Decoding ---- */
 
-struct cursor {
-    const uint8_t *p;
-    const uint8_t *end;
-};
-
-static bool take(struct cursor *c, size_t n, const uint8_t **out) {
-    if ((size_t)(c->end - c->p) < n)
-        return false;
-    *out = c->p;
-    c->p += n;
-    return true;
-}
-
-static bool read_be(struct cursor *c, size_t n, uint64_t *v) {
-    const uint8_t *b;
-    if (!take(c, n, &b))
-        return false;
-    *v = 0;
-    for (size_t i = 0; i < n; i++)
-        *v = (*v << 8) | b[i];
-    return true;
-}
-
-static bool read_array(struct cursor *c, uint64_t *n) {
-    const uint8_t *t;
-    if (!take(c, 1, &t))
-        return false;
-    if ((*t & 0xf0) == 0x90) {
-        *n = *t & 0x0f;
-        return true;
-    }
-    if (*t == 0xdc)
-        return read_be(c, 2, n);
-    if (*t == 0xdd)
-        return read_be(c, 4, n);
-    return false;
-}
-
-/* Takes a nil if one comes next. */
-static bool read_nil(struct cursor *c) {
-    if (c->p < c->end && *c->p == 0xc0) {
-        c->p++;
-        return true;
-    }
-    return false;
-}
-
-/* Any non-negative msgpack integer (the format has no negative ones). */
-static bool read_uint(struct cursor *c, uint64_t *out) {
-    const uint8_t *t;
-    if (!take(c, 1, &t))
-        return false;
-    if (*t <= 0x7f) {
-        *out = *t;
-        return true;
-    }
-    uint64_t v;
-    switch (*t) {
-    case 0xcc:
-    case 0xcd:
-    case 0xce:
-    case 0xcf:
-        if (!read_be(c, (size_t)1 << (*t - 0xcc), &v))
-            return false;
-        *out = v;
-        return true;
-    case 0xd0:
-    case 0xd1:
-    case 0xd2:
-    case 0xd3: {
-        size_t n = (size_t)1 << (*t - 0xd0);
-        if (!read_be(c, n, &v) || (v >> (n * 8 - 1)) & 1)
-            return false; /* negative */
-        *out = v;
-        return true;
-    }
-    default:
-        return false;
-    }
-}
-
-static bool read_uint_max(struct cursor *c, uint64_t max, uint64_t *out) {
-    return read_uint(c, out) && *out <= max;
-}
-
-/* A str or bin of any length. */
-static bool read_bytes(struct cursor *c, const uint8_t **data, size_t *len) {
-    const uint8_t *t;
-    uint64_t n;
-    if (!take(c, 1, &t))
-        return false;
-    bool ok;
-    if ((*t & 0xe0) == 0xa0) {
-        n = *t & 0x1f;
-        ok = true;
-    } else if (*t == 0xc4 || *t == 0xd9) {
-        ok = read_be(c, 1, &n);
-    } else if (*t == 0xc5 || *t == 0xda) {
-        ok = read_be(c, 2, &n);
-    } else if (*t == 0xc6 || *t == 0xdb) {
-        ok = read_be(c, 4, &n);
-    } else {
-        return false;
-    }
-    if (!ok || !take(c, (size_t)n, data))
-        return false;
-    *len = (size_t)n;
-    return true;
+static bool read_uint_max(struct mpread *c, uint64_t max, uint64_t *out) {
+    return mpread_uint(c, out) && *out <= max;
 }
 
 /* A string of fewer than 'cap' bytes without NULs, copied NUL-terminated. */
-static bool read_cstr(struct cursor *c, char *dst, size_t cap) {
+static bool read_cstr(struct mpread *c, char *dst, size_t cap) {
     const uint8_t *data;
     size_t len;
-    if (!read_bytes(c, &data, &len) || len >= cap || memchr(data, '\0', len) != NULL)
+    if (!mpread_bytes(c, &data, &len) || len >= cap || memchr(data, '\0', len) != NULL)
         return false;
     memcpy(dst, data, len);
     dst[len] = '\0';
     return true;
 }
 
-static bool read_id(struct cursor *c, char *dst) {
+static bool read_id(struct mpread *c, char *dst) {
     char id[CLUSTER_ID_LEN + 2];
     if (!read_cstr(c, id, sizeof(id)) || !cluster_id_is_valid(id, strlen(id)))
         return false;
@@ -291,18 +187,18 @@ static bool read_id(struct cursor *c, char *dst) {
     return true;
 }
 
-static bool read_port(struct cursor *c, int *port) {
+static bool read_port(struct mpread *c, int *port) {
     uint64_t v;
-    if (!read_uint(c, &v) || v > 65535)
+    if (!mpread_uint(c, &v) || v > 65535)
         return false;
     *port = (int)v;
     return true;
 }
 
-static bool read_slots(struct cursor *c, uint8_t *dst) {
+static bool read_slots(struct mpread *c, uint8_t *dst) {
     const uint8_t *data;
     size_t len;
-    if (!read_bytes(c, &data, &len) || len != BUSMSG_SLOT_BYTES)
+    if (!mpread_bytes(c, &data, &len) || len != BUSMSG_SLOT_BYTES)
         return false;
     memcpy(dst, data, len);
     return true;
@@ -313,11 +209,11 @@ static int corrupt(const char **why, const char *reason) {
     return BUSMSG_ECORRUPT;
 }
 
-static int read_gossip(struct busmsg *m, struct cursor *c, const char **why) {
+static int read_gossip(struct busmsg *m, struct mpread *c, const char **why) {
     uint64_t count, n, v;
-    if (!read_array(c, &count) || count > BUSMSG_MAX_GOSSIP)
+    if (!mpread_array(c, &count) || count > BUSMSG_MAX_GOSSIP)
         return corrupt(why, "bad gossip count");
-    if (count > (uint64_t)(c->end - c->p) / GOSSIP_MIN_BYTES)
+    if (count > mpread_left(c) / GOSSIP_MIN_BYTES)
         return corrupt(why, "gossip count exceeds message size");
     if (count > 0) {
         m->gossip = calloc((size_t)count, sizeof(*m->gossip));
@@ -328,7 +224,7 @@ static int read_gossip(struct busmsg *m, struct cursor *c, const char **why) {
     for (uint64_t i = 0; i < count; i++) {
         struct busmsg_gossip *g = &m->gossip[i];
         m->gossip_count++;
-        if (!read_array(c, &n) || n != GOSSIP_FIELDS)
+        if (!mpread_array(c, &n) || n != GOSSIP_FIELDS)
             return corrupt(why, "gossip entry is not a 7-element array");
         if (!read_id(c, g->id))
             return corrupt(why, "bad gossip node id");
@@ -349,7 +245,7 @@ static int read_gossip(struct busmsg *m, struct cursor *c, const char **why) {
     return BUSMSG_OK;
 }
 
-static int read_payload(struct busmsg *m, struct cursor *c, const char **why) {
+static int read_payload(struct busmsg *m, struct mpread *c, const char **why) {
     uint64_t n;
     const uint8_t *data;
     switch (m->type) {
@@ -358,28 +254,28 @@ static int read_payload(struct busmsg *m, struct cursor *c, const char **why) {
             return corrupt(why, "bad FAIL node id");
         return BUSMSG_OK;
     case BUSMSG_UPDATE:
-        if (!read_array(c, &n) || n != 3)
+        if (!mpread_array(c, &n) || n != 3)
             return corrupt(why, "UPDATE payload is not a 3-element array");
         if (!read_id(c, m->update_id))
             return corrupt(why, "bad UPDATE node id");
-        if (!read_uint(c, &m->update_config_epoch))
+        if (!mpread_uint(c, &m->update_config_epoch))
             return corrupt(why, "bad UPDATE config epoch");
         if (!read_slots(c, m->update_slots))
             return corrupt(why, "bad UPDATE slot bitmap");
         return BUSMSG_OK;
     case BUSMSG_PUBLISH:
     case BUSMSG_PUBLISHSHARD:
-        if (!read_array(c, &n) || n != 2)
+        if (!mpread_array(c, &n) || n != 2)
             return corrupt(why, "PUBLISH payload is not a 2-element array");
-        if (!read_bytes(c, &data, &m->channel_len))
+        if (!mpread_bytes(c, &data, &m->channel_len))
             return corrupt(why, "bad PUBLISH channel");
         m->channel = (const char *)data;
-        if (!read_bytes(c, &data, &m->message_len))
+        if (!mpread_bytes(c, &data, &m->message_len))
             return corrupt(why, "bad PUBLISH message");
         m->message = (const char *)data;
         return BUSMSG_OK;
     default:
-        if (!read_nil(c))
+        if (!mpread_nil(c))
             return corrupt(why, "unexpected payload");
         return BUSMSG_OK;
     }
@@ -392,11 +288,12 @@ int busmsg_decode(struct busmsg *m, const void *body, size_t len, const char **w
         *why = "message too large";
         return BUSMSG_ETOOBIG;
     }
-    struct cursor c = {body, (const uint8_t *)body + len};
+    struct mpread c;
+    mpread_init(&c, body, len);
     uint64_t n, v;
-    if (!read_array(&c, &n) || n != BODY_FIELDS)
+    if (!mpread_array(&c, &n) || n != BODY_FIELDS)
         return corrupt(why, "not a 16-element message");
-    if (!read_uint(&c, &v))
+    if (!mpread_uint(&c, &v))
         return corrupt(why, "bad version");
     if (v != BUSMSG_VERSION) {
         *why = "unknown version";
@@ -407,12 +304,12 @@ int busmsg_decode(struct busmsg *m, const void *body, size_t len, const char **w
     m->type = (enum busmsg_type)v;
     if (!read_id(&c, m->sender))
         return corrupt(why, "bad sender id");
-    if (!read_uint(&c, &m->current_epoch) || !read_uint(&c, &m->config_epoch))
+    if (!mpread_uint(&c, &m->current_epoch) || !mpread_uint(&c, &m->config_epoch))
         return corrupt(why, "bad epoch");
     if (!read_uint_max(&c, BUSMSG_NODE_ALL, &v))
         return corrupt(why, "bad flags");
     m->flags = (uint32_t)v;
-    if (!read_nil(&c) && !read_id(&c, m->master))
+    if (!mpread_nil(&c) && !read_id(&c, m->master))
         return corrupt(why, "bad master id");
     if (!read_cstr(&c, m->ip, sizeof(m->ip)))
         return corrupt(why, "bad ip");

@@ -1,12 +1,14 @@
 /* Raft log entry codec (see entry.h).
  *
  * Writing uses msgpack-c's packer. Reading is a strict decoder of exactly
- * the subset the format uses, written here rather than msgpack_unpack
+ * the subset the format uses, on storage/mpread rather than msgpack_unpack
  * because msgpack-c allocates arrays at the size their header declares:
  * a corrupt header claiming 2^32 elements would cost gigabytes before the
  * truncation is noticed. Here every declared size is checked against the
  * bytes that remain before anything is allocated. */
 #include "raft/entry.h"
+
+#include "storage/mpread.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
@@ -116,128 +118,23 @@ done:
 
 /* ---- Reading ---- */
 
-struct cursor {
-    const uint8_t *p;
-    const uint8_t *end;
-};
-
-static bool take(struct cursor *c, size_t n, const uint8_t **out) {
-    if ((size_t)(c->end - c->p) < n)
-        return false;
-    *out = c->p;
-    c->p += n;
-    return true;
-}
-
-static bool read_be(struct cursor *c, size_t n, uint64_t *v) {
-    const uint8_t *b;
-    if (!take(c, n, &b))
-        return false;
-    *v = 0;
-    for (size_t i = 0; i < n; i++)
-        *v = (*v << 8) | b[i];
-    return true;
-}
-
-static bool read_array(struct cursor *c, uint64_t *n) {
-    const uint8_t *t;
-    if (!take(c, 1, &t))
-        return false;
-    if ((*t & 0xf0) == 0x90) {
-        *n = *t & 0x0f;
-        return true;
-    }
-    if (*t == 0xdc)
-        return read_be(c, 2, n);
-    if (*t == 0xdd)
-        return read_be(c, 4, n);
-    return false;
-}
-
-/* Any msgpack integer that fits int64 (uint64 above INT64_MAX only when
- * 'as_unsigned'). */
-static bool read_int(struct cursor *c, int64_t *out, bool as_unsigned) {
-    const uint8_t *t;
-    uint64_t v;
-    if (!take(c, 1, &t))
-        return false;
-    if (*t <= 0x7f) {
-        *out = *t;
-        return true;
-    }
-    if (*t >= 0xe0) {
-        *out = (int8_t)*t;
-        return true;
-    }
-    switch (*t) {
-    case 0xcc:
-    case 0xcd:
-    case 0xce:
-    case 0xcf:
-        if (!read_be(c, (size_t)1 << (*t - 0xcc), &v))
-            return false;
-        if (v > INT64_MAX && !as_unsigned)
-            return false;
-        *out = (int64_t)v;
-        return true;
-    case 0xd0:
-    case 0xd1:
-    case 0xd2:
-    case 0xd3: {
-        size_t n = (size_t)1 << (*t - 0xd0);
-        if (!read_be(c, n, &v))
-            return false;
-        if (n < 8 && (v >> (n * 8 - 1)) & 1)
-            v |= ~0ULL << (n * 8); /* sign-extend */
-        *out = (int64_t)v;
-        return true;
-    }
-    default:
-        return false;
-    }
-}
-
-static bool read_bytes(struct cursor *c, const uint8_t **data, size_t *len) {
-    const uint8_t *t;
-    uint64_t n;
-    if (!take(c, 1, &t))
-        return false;
-    bool ok;
-    if ((*t & 0xe0) == 0xa0) {
-        n = *t & 0x1f;
-        ok = true;
-    } else if (*t == 0xc4 || *t == 0xd9) { /* bin8, str8 */
-        ok = read_be(c, 1, &n);
-    } else if (*t == 0xc5 || *t == 0xda) { /* bin16, str16 */
-        ok = read_be(c, 2, &n);
-    } else if (*t == 0xc6 || *t == 0xdb) { /* bin32, str32 */
-        ok = read_be(c, 4, &n);
-    } else {
-        return false;
-    }
-    if (!ok || !take(c, (size_t)n, data))
-        return false;
-    *len = (size_t)n;
-    return true;
-}
-
 static int corrupt(struct entry_reader *r, const char *why) {
     r->errmsg = why;
     return ENTRY_ECORRUPT;
 }
 
 /* Walks one [db, [args]] item; with 'cmd' NULL it only validates. */
-static int read_command(struct entry_reader *r, struct cursor *c, struct entry_command *cmd) {
+static int read_command(struct entry_reader *r, struct mpread *c, struct entry_command *cmd) {
     uint64_t n, argc;
     int64_t db;
-    if (!read_array(c, &n) || n != 2)
+    if (!mpread_array(c, &n) || n != 2)
         return corrupt(r, "command is not a [db, args] pair");
-    if (!read_int(c, &db, false) || db < 0 || db > INT32_MAX)
+    if (!mpread_int(c, &db, false) || db < 0 || db > INT32_MAX)
         return corrupt(r, "bad database number");
-    if (!read_array(c, &argc) || argc == 0 || argc > ENTRY_MAX_ARGS)
+    if (!mpread_array(c, &argc) || argc == 0 || argc > ENTRY_MAX_ARGS)
         return corrupt(r, "bad argument count");
     /* Each argument takes at least one byte: refuse counts the rest can't hold. */
-    if (argc > (uint64_t)(c->end - c->p))
+    if (argc > mpread_left(c))
         return corrupt(r, "argument count exceeds entry size");
     if (cmd != NULL && (int)argc > r->cap) {
         char **argv = realloc(r->argv, argc * sizeof(*argv));
@@ -253,7 +150,7 @@ static int read_command(struct entry_reader *r, struct cursor *c, struct entry_c
     for (uint64_t i = 0; i < argc; i++) {
         const uint8_t *data;
         size_t len;
-        if (!read_bytes(c, &data, &len))
+        if (!mpread_bytes(c, &data, &len))
             return corrupt(r, "bad argument");
         if (cmd != NULL) {
             r->argv[i] = (char *)data;
@@ -271,18 +168,19 @@ static int read_command(struct entry_reader *r, struct cursor *c, struct entry_c
 
 int entry_reader_init(struct entry_reader *r, const void *buf, size_t len) {
     memset(r, 0, sizeof(*r));
-    struct cursor c = {buf, (const uint8_t *)buf + len};
+    struct mpread c;
+    mpread_init(&c, buf, len);
     uint64_t n, count;
     int64_t version, origin, seq, now, seed;
-    if (!read_array(&c, &n) || n != 6)
+    if (!mpread_array(&c, &n) || n != 6)
         return corrupt(r, "not a 6-element entry");
-    if (!read_int(&c, &version, false) || version != ENTRY_VERSION)
+    if (!mpread_int(&c, &version, false) || version != ENTRY_VERSION)
         return corrupt(r, "unknown entry version");
-    if (!read_int(&c, &origin, true) || !read_int(&c, &seq, true))
+    if (!mpread_int(&c, &origin, true) || !mpread_int(&c, &seq, true))
         return corrupt(r, "bad origin");
-    if (!read_int(&c, &now, false) || !read_int(&c, &seed, true))
+    if (!mpread_int(&c, &now, false) || !mpread_int(&c, &seed, true))
         return corrupt(r, "bad time or seed");
-    if (!read_array(&c, &count) || count > (uint64_t)(c.end - c.p))
+    if (!mpread_array(&c, &count) || count > mpread_left(&c))
         return corrupt(r, "bad command count");
     r->origin = (uint64_t)origin;
     r->seq = (uint64_t)seq;
@@ -290,7 +188,7 @@ int entry_reader_init(struct entry_reader *r, const void *buf, size_t len) {
     r->seed = (uint64_t)seed;
     r->count = (size_t)count;
     /* Validate everything now; entry_reader_next then cannot fail on content. */
-    struct cursor body = c;
+    struct mpread body = c;
     for (uint64_t i = 0; i < count; i++) {
         int rc = read_command(r, &c, NULL);
         if (rc != ENTRY_OK)
@@ -306,7 +204,8 @@ int entry_reader_init(struct entry_reader *r, const void *buf, size_t len) {
 int entry_reader_next(struct entry_reader *r, struct entry_command *cmd) {
     if (r->next >= r->count)
         return 0;
-    struct cursor c = {r->pos, r->end};
+    struct mpread c;
+    mpread_init(&c, r->pos, (size_t)(r->end - r->pos));
     int rc = read_command(r, &c, cmd);
     if (rc != ENTRY_OK)
         return rc;
