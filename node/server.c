@@ -16,11 +16,8 @@
 #include "node/stream_args.h"
 #include "node/tracking.h"
 #include "storage/hash.h"
+#include "storage/types.h"
 #include "storage/keyspace.h"
-#include "storage/quicklist.h"
-#include "storage/set.h"
-#include "storage/thash.h"
-#include "storage/zset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -214,11 +211,7 @@ int server_init(void) {
     server.lastsave_s = server.start_ms / 1000;
     server.lru_clock = (uint32_t)((server.start_ms / 1000) & 0xffffff);
     seed_randomness();
-    stream_register_type();
-    set_register();
-    quicklist_register();
-    thash_register();
-    zset_register();
+    storage_register_types();
     server.dbs = calloc((size_t)cfg.databases, sizeof(*server.dbs));
     if (server.dbs == NULL || command_table_init() != 0) {
         log_warning("Out of memory initialising the server");

@@ -8,14 +8,6 @@
 
 #include <string.h>
 
-static void free_stream_value(struct kv *kv) {
-    stream_free(kv->v.ptr);
-}
-
-static size_t stream_value_size(const struct kv *kv) {
-    return stream_mem_bytes(kv->v.ptr);
-}
-
 static struct stream *checked(struct exec_ctx *ctx, struct kv *kv, bool *wrongtype) {
     *wrongtype = false;
     if (kv == NULL)
@@ -34,16 +26,6 @@ struct stream *stream_lookup_read(struct exec_ctx *ctx, int i, bool *wrongtype) 
 
 struct stream *stream_lookup_write(struct exec_ctx *ctx, int i, bool *wrongtype) {
     return checked(ctx, db_lookup_write(ctx, ctx->argv[i], ctx->argvlen[i]), wrongtype);
-}
-
-static void *dup_stream_value(const struct kv *kv) {
-    return stream_dup(kv->v.ptr);
-}
-
-void stream_register_type(void) {
-    obj_register_free(OBJ_STREAM, free_stream_value);
-    obj_register_size(OBJ_STREAM, stream_value_size);
-    obj_register_dup(OBJ_STREAM, dup_stream_value);
 }
 
 struct stream *stream_create_key(struct exec_ctx *ctx, int i) {

@@ -10,7 +10,6 @@
 #include <stddef.h>
 
 /* Registers the stream value type's destructor and size function (startup). */
-void stream_register_type(void);
 
 /* The stream at argv['i'] for reading: NULL when missing ('*wrongtype'
  * false) or not a stream (replied WRONGTYPE, '*wrongtype' true). */

@@ -17,6 +17,17 @@
 #include <msgpack.h>
 #include <string.h>
 
+const struct snapshot_params snapshot_default_params = {
+    .list_fill = -2,
+    .set_max_intset = 512,
+    .hash_max_entries = 512,
+    .hash_max_value = 64,
+    .zset_max_entries = 128,
+    .zset_max_value = 64,
+    .stream_node_max_bytes = 4096,
+    .stream_node_max_entries = 100,
+};
+
 const char *snapshot_strerror(int code) {
     switch (code) {
 #define X(name, value, text)                                                                       \

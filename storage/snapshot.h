@@ -99,6 +99,10 @@ struct snapshot_params {
     size_t stream_node_max_bytes, stream_node_max_entries;
 };
 
+/* Redis 7.0's default thresholds (for tools and tests: the server passes
+ * its configuration's). */
+extern const struct snapshot_params snapshot_default_params;
+
 /* Receives encoded bytes in order; returns 0, or non-zero to abort the
  * encoding (which then returns SNAPSHOT_EIO). 'buf' is borrowed for the call. */
 typedef int (*snapshot_write_fn)(void *arg, const void *buf, size_t len);

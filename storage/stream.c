@@ -4,6 +4,7 @@
 
 #include "storage/listpack.h"
 #include "storage/mem.h"
+#include "storage/object.h"
 #include "storage/storage.h"
 
 #include <stdio.h>
@@ -718,4 +719,24 @@ void stream_group_advance(const struct stream *s, struct stream_group *g,
     else if (s->entries_added)
         g->entries_read = stream_estimate_distance(s, id);
     g->last_id = *id;
+}
+
+/* ---- Registration with storage/object ---- */
+
+static void free_value(struct kv *kv) {
+    stream_free(kv->v.ptr);
+}
+
+static size_t value_size(const struct kv *kv) {
+    return stream_mem_bytes(kv->v.ptr);
+}
+
+static void *dup_value(const struct kv *kv) {
+    return stream_dup(kv->v.ptr);
+}
+
+void stream_register(void) {
+    obj_register_free(OBJ_STREAM, free_value);
+    obj_register_size(OBJ_STREAM, value_size);
+    obj_register_dup(OBJ_STREAM, dup_value);
 }

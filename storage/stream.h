@@ -71,6 +71,9 @@ void stream_free(struct stream *s);
 /* A deep copy (entries, groups, consumers, pending lists), or NULL. */
 struct stream *stream_dup(const struct stream *s);
 size_t stream_mem_bytes(const struct stream *s);
+/* Registers the stream destructor, size and copy functions with
+ * storage/object. */
+void stream_register(void);
 size_t stream_node_count(const struct stream *s);
 
 /* Appends an entry with 'id' (> last_id: the caller checked) and 'nfv'

@@ -20,12 +20,8 @@
  * storage/snapshot's. */
 #include "raft/logfile.h"
 #include "storage/keyspace.h"
-#include "storage/quicklist.h"
-#include "storage/set.h"
+#include "storage/types.h"
 #include "storage/snapshot.h"
-#include "storage/stream.h"
-#include "storage/thash.h"
-#include "storage/zset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,36 +39,12 @@
 
 /* ---- Decoding datasets (raft snapshot payloads and the dump file) ---- */
 
-static void free_stream_value(struct kv *kv) {
-    stream_free(kv->v.ptr);
-}
-
-static void register_types(void) {
-    set_register();
-    quicklist_register();
-    thash_register();
-    zset_register();
-    obj_register_free(OBJ_STREAM, free_stream_value);
-}
-
-/* Redis 7.0's default encoding thresholds: they only choose encodings,
- * never whether a dataset decodes. */
-static const struct snapshot_params default_params = {
-    .list_fill = -2,
-    .set_max_intset = 512,
-    .hash_max_entries = 128,
-    .hash_max_value = 64,
-    .zset_max_entries = 128,
-    .zset_max_value = 64,
-    .stream_node_max_bytes = 4096,
-    .stream_node_max_entries = 100,
-};
-
 /* Decodes a whole dataset and throws it away. Returns 0, or -1 with the
  * offset and reason. */
 static int decode_dataset(const void *buf, size_t len, uint64_t *offset, char *why, size_t whylen,
                           uint64_t *keys) {
-    struct snapshot_loader *l = snapshot_loader_new(buf, len, SNAPSHOT_MAX_DBS, &default_params);
+    struct snapshot_loader *l =
+        snapshot_loader_new(buf, len, SNAPSHOT_MAX_DBS, &snapshot_default_params);
     if (l == NULL) {
         *offset = 0;
         snprintf(why, whylen, "out of memory");
@@ -266,7 +238,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "keyraft-check: %s is not a directory\n", dir);
         return EXIT_USAGE;
     }
-    register_types();
+    storage_register_types();
 
     /* The server's dir, or its raft/ directly. */
     char raft_dir[4200], dump[4200], shown_dump[4300];

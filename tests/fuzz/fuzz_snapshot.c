@@ -17,12 +17,11 @@
  * leaked or double-counted on any error path). */
 #include "storage/crc64.h"
 #include "storage/keyspace.h"
+#include "storage/types.h"
 #include "storage/mem.h"
-#include "storage/quicklist.h"
 #include "storage/set.h"
 #include "storage/snapshot.h"
 #include "storage/stream.h"
-#include "storage/thash.h"
 #include "storage/zset.h"
 
 #include <stdint.h>
@@ -42,33 +41,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NDBS 4
 
-static void free_stream_value(struct kv *kv) {
-    stream_free(kv->v.ptr);
-}
-
 static void register_types(void) {
     static int done;
     if (done)
         return;
-    set_register();
-    quicklist_register();
-    thash_register();
-    zset_register();
-    obj_register_free(OBJ_STREAM, free_stream_value);
+    storage_register_types();
     done = 1;
 }
 
 static struct snapshot_params params_from(uint8_t b) {
-    struct snapshot_params p = {
-        .list_fill = -2,
-        .set_max_intset = 512,
-        .hash_max_entries = 128,
-        .hash_max_value = 64,
-        .zset_max_entries = 128,
-        .zset_max_value = 64,
-        .stream_node_max_bytes = 4096,
-        .stream_node_max_entries = 100,
-    };
+    struct snapshot_params p = snapshot_default_params;
     if (b & 1) {
         p.list_fill = 1 + (b >> 4);
         p.set_max_intset = 1;

@@ -9,6 +9,7 @@
  * allocation failures at every point fail cleanly; no leaked memory. */
 #include "storage/crc64.h"
 #include "storage/keyspace.h"
+#include "storage/types.h"
 #include "storage/mem.h"
 #include "storage/quicklist.h"
 #include "storage/set.h"
@@ -33,32 +34,12 @@ static uint64_t next_rand(void) {
     return rng_state;
 }
 
-static void free_stream_value(struct kv *kv) {
-    stream_free(kv->v.ptr);
-}
-
-/* Redis 7.0's defaults. */
-static const struct snapshot_params defaults = {
-    .list_fill = -2,
-    .set_max_intset = 512,
-    .hash_max_entries = 128,
-    .hash_max_value = 64,
-    .zset_max_entries = 128,
-    .zset_max_value = 64,
-    .stream_node_max_bytes = 4096,
-    .stream_node_max_entries = 100,
-};
-
 struct fixture {
     size_t mem_before;
 };
 
 static void setup(struct fixture *f) {
-    set_register();
-    quicklist_register();
-    thash_register();
-    zset_register();
-    obj_register_free(OBJ_STREAM, free_stream_value);
+    storage_register_types();
     mem_set_fault(-1, 0);
     f->mem_before = mem_used();
 }
@@ -114,14 +95,15 @@ static struct kv *make_set(const char *key, size_t n, bool ints) {
         size_t len = random_element(buf, sizeof(buf), ints ? 0 : (int)(next_rand() % 3));
         if (kv == NULL)
             kv = set_new(key, strlen(key), set_encoding_for(buf, len));
-        set_add(kv, buf, len, defaults.set_max_intset);
+        set_add(kv, buf, len, snapshot_default_params.set_max_intset);
     }
     return kv;
 }
 
 static struct kv *make_hash(const char *key, size_t n, size_t maxlen) {
     struct kv *kv = thash_new(key, strlen(key));
-    struct thash_limits lim = {defaults.hash_max_entries, defaults.hash_max_value};
+    struct thash_limits lim = {snapshot_default_params.hash_max_entries,
+                               snapshot_default_params.hash_max_value};
     for (size_t i = 0; i < n; i++) {
         char f[128], v[128];
         size_t flen = random_element(f, maxlen, (int)(next_rand() % 3));
@@ -133,7 +115,8 @@ static struct kv *make_hash(const char *key, size_t n, size_t maxlen) {
 }
 
 static struct kv *make_zset(const char *key, size_t n) {
-    struct zset_limits lim = {defaults.zset_max_entries, defaults.zset_max_value};
+    struct zset_limits lim = {snapshot_default_params.zset_max_entries,
+                              snapshot_default_params.zset_max_value};
     struct kv *kv = zset_new(key, strlen(key), 0, 0, &lim);
     for (size_t i = 0; i < n; i++) {
         char m[64];
@@ -164,8 +147,8 @@ static struct kv *make_stream(const char *key, size_t n, bool with_groups) {
         int nfv = next_rand() % 2 ? 2 : 4;
         for (int j = 0; j < nfv; j++)
             fvlen[j] = random_element(fv[j], sizeof(f1), (int)(next_rand() % 3));
-        stream_append(s, &id, nfv, fv, fvlen, defaults.stream_node_max_bytes,
-                      defaults.stream_node_max_entries);
+        stream_append(s, &id, nfv, fv, fvlen, snapshot_default_params.stream_node_max_bytes,
+                      snapshot_default_params.stream_node_max_entries);
     }
     /* Delete some entries so max_deleted_id and tombstones matter. */
     struct stream_id from = {0, 0}, to = {UINT64_MAX, UINT64_MAX}, got;
@@ -389,7 +372,7 @@ static void fix_file_crc(unsigned char *p, size_t len) {
 
 static int restore(const unsigned char *p, size_t len, struct kv **out,
                    struct snapshot_error *err) {
-    return snapshot_restore(p, len, "k", 1, -1, &defaults, out, err);
+    return snapshot_restore(p, len, "k", 1, -1, &snapshot_default_params, out, err);
 }
 
 /* ---- CRC-64 ---- */
@@ -438,7 +421,8 @@ TEST(dump_restore_every_type) {
             CHECK_EQ_INT(snapshot_dump(kv, &payload, &len), SNAPSHOT_OK);
             struct kv *back = NULL;
             struct snapshot_error err;
-            int rc = snapshot_restore(payload, len, "key", 3, -1, &defaults, &back, &err);
+            int rc =
+                snapshot_restore(payload, len, "key", 3, -1, &snapshot_default_params, &back, &err);
             if (rc != 0)
                 fprintf(stderr, "kind %d: %s\n", kind, err.msg);
             CHECK_EQ_INT(rc, SNAPSHOT_OK);
@@ -447,8 +431,9 @@ TEST(dump_restore_every_type) {
             CHECK_EQ_INT(back->encoding, kv->encoding);
             /* A second restore with an expiry, under another key. */
             struct kv *other = NULL;
-            CHECK_EQ_INT(
-                snapshot_restore(payload, len, "other", 5, 123456, &defaults, &other, &err), 0);
+            CHECK_EQ_INT(snapshot_restore(payload, len, "other", 5, 123456,
+                                          &snapshot_default_params, &other, &err),
+                         0);
             CHECK_EQ_INT(kv_expire(other), 123456);
             CHECK(same_bytes(kv_key(other), other->keylen, "other", 5));
             kv_free(other);
@@ -463,7 +448,7 @@ TEST(dump_restore_every_type) {
 TEST(restore_uses_local_thresholds) {
     struct fixture f;
     setup(&f);
-    struct snapshot_params tiny = defaults;
+    struct snapshot_params tiny = snapshot_default_params;
     tiny.hash_max_entries = 2;
     tiny.zset_max_entries = 2;
     tiny.set_max_intset = 2;
@@ -486,7 +471,8 @@ TEST(restore_uses_local_thresholds) {
             size_t againlen;
             CHECK_EQ_INT(snapshot_dump(back, &again, &againlen), 0);
             struct kv *compact;
-            CHECK_EQ_INT(snapshot_restore(again, againlen, "x", 1, -1, &defaults, &compact, NULL),
+            CHECK_EQ_INT(snapshot_restore(again, againlen, "x", 1, -1, &snapshot_default_params,
+                                          &compact, NULL),
                          0);
             CHECK(compact->encoding != expect[i]);
             kv_free(compact);
@@ -873,7 +859,7 @@ TEST(dataset_round_trip) {
     CHECK(!out.oversized);
     CHECK(out.calls > 2); /* streamed, not one buffer */
     struct snapshot_error err;
-    int rc = snapshot_load(out.b.p, out.b.len, NDBS, &defaults, back, &err);
+    int rc = snapshot_load(out.b.p, out.b.len, NDBS, &snapshot_default_params, back, &err);
     if (rc != 0)
         fprintf(stderr, "%s\n", err.msg);
     CHECK_EQ_INT(rc, 0);
@@ -882,7 +868,8 @@ TEST(dataset_round_trip) {
     free_dbs(back);
 
     /* In small steps: the same result. */
-    struct snapshot_loader *l = snapshot_loader_new(out.b.p, out.b.len, NDBS, &defaults);
+    struct snapshot_loader *l =
+        snapshot_loader_new(out.b.p, out.b.len, NDBS, &snapshot_default_params);
     size_t steps = 0;
     while ((rc = snapshot_loader_step(l, 512, &err)) == SNAPSHOT_AGAIN)
         steps++;
@@ -896,7 +883,7 @@ TEST(dataset_round_trip) {
     free_dbs(back);
 
     /* Too few databases configured: refused with a reason. */
-    rc = snapshot_load(out.b.p, out.b.len, 2, &defaults, back, &err);
+    rc = snapshot_load(out.b.p, out.b.len, 2, &snapshot_default_params, back, &err);
     CHECK_EQ_INT(rc, SNAPSHOT_ECORRUPT);
     CHECK(strstr(err.msg, "database id") != NULL);
 
@@ -914,7 +901,7 @@ TEST(dataset_aux_and_empty) {
     CHECK_EQ_INT(snapshot_writer_finish(w), 0);
     CHECK_EQ_INT(snapshot_writer_bytes(w), b.len);
     snapshot_writer_free(w);
-    struct snapshot_loader *l = snapshot_loader_new(b.p, b.len, NDBS, &defaults);
+    struct snapshot_loader *l = snapshot_loader_new(b.p, b.len, NDBS, &snapshot_default_params);
     int rc;
     while ((rc = snapshot_loader_step(l, 3, NULL)) == SNAPSHOT_AGAIN)
         ;
@@ -965,12 +952,12 @@ TEST(dataset_rejects_damage) {
     struct snapshot_error err;
     /* Every truncation, as written and with the CRC fixed up over what is left. */
     for (size_t cut = 0; cut < b.len; cut++) {
-        CHECK(snapshot_load(b.p, cut, NDBS, &defaults, back, &err) < 0);
+        CHECK(snapshot_load(b.p, cut, NDBS, &snapshot_default_params, back, &err) < 0);
         if (cut >= 16) {
             unsigned char *copy = malloc(cut);
             memcpy(copy, b.p, cut);
             fix_file_crc(copy, cut);
-            CHECK(snapshot_load(copy, cut, NDBS, &defaults, back, &err) < 0);
+            CHECK(snapshot_load(copy, cut, NDBS, &snapshot_default_params, back, &err) < 0);
             free(copy);
         }
     }
@@ -980,7 +967,7 @@ TEST(dataset_rejects_damage) {
         memcpy(copy, b.p, b.len - 8);
         copy[b.len - 8] = 0xc0;
         fix_file_crc(copy, b.len + 1);
-        CHECK_EQ_INT(snapshot_load(copy, b.len + 1, NDBS, &defaults, back, &err),
+        CHECK_EQ_INT(snapshot_load(copy, b.len + 1, NDBS, &snapshot_default_params, back, &err),
                      SNAPSHOT_ECORRUPT);
         free(copy);
     }
@@ -988,13 +975,14 @@ TEST(dataset_rejects_damage) {
     size_t step = b.len * 8 / 20000 + 1;
     for (size_t bit = 0; bit < b.len * 8; bit += step) {
         b.p[bit / 8] ^= (unsigned char)(1u << (bit % 8));
-        int rc = snapshot_load(b.p, b.len, NDBS, &defaults, back, &err);
+        int rc = snapshot_load(b.p, b.len, NDBS, &snapshot_default_params, back, &err);
         CHECK(rc == SNAPSHOT_ECHECKSUM || (bit < 48 && rc == SNAPSHOT_ECORRUPT));
         b.p[bit / 8] ^= (unsigned char)(1u << (bit % 8));
     }
     /* Another format version. */
     b.p[6] ^= 2;
-    CHECK_EQ_INT(snapshot_load(b.p, b.len, NDBS, &defaults, back, &err), SNAPSHOT_ECHECKSUM);
+    CHECK_EQ_INT(snapshot_load(b.p, b.len, NDBS, &snapshot_default_params, back, &err),
+                 SNAPSHOT_ECHECKSUM);
     CHECK(strstr(err.msg, "version") != NULL);
     b.p[6] ^= 2;
     /* Random mutations with the CRC fixed up: errors or success, never a crash or leak. */
@@ -1004,11 +992,11 @@ TEST(dataset_rejects_damage) {
         for (int m = 0; m < 1 + (int)(next_rand() % 3); m++)
             copy[8 + next_rand() % (b.len - 16)] = (unsigned char)next_rand();
         fix_file_crc(copy, b.len);
-        if (snapshot_load(copy, b.len, NDBS, &defaults, back, &err) == 0)
+        if (snapshot_load(copy, b.len, NDBS, &snapshot_default_params, back, &err) == 0)
             free_dbs(back);
         free(copy);
     }
-    CHECK_EQ_INT(snapshot_load(b.p, b.len, NDBS, &defaults, back, &err), 0);
+    CHECK_EQ_INT(snapshot_load(b.p, b.len, NDBS, &snapshot_default_params, back, &err), 0);
     CHECK(same_dbs(dbs, back));
     free_dbs(back);
     free(b.p);
@@ -1027,7 +1015,7 @@ TEST(dataset_allocation_failures) {
     for (long n = 0;; n++) {
         struct snapshot_error err;
         mem_set_fault(n, 0);
-        int rc = snapshot_load(b.p, b.len, NDBS, &defaults, back, &err);
+        int rc = snapshot_load(b.p, b.len, NDBS, &snapshot_default_params, back, &err);
         mem_set_fault(-1, 0);
         if (rc == 0)
             break;
