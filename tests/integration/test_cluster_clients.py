@@ -11,38 +11,27 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from harness import KEYRAFT, ROOT, Server, wait_until
+from cluster_harness import addr, cli_ok, cluster_args, cluster_info, start_nodes, stop_nodes
+from harness import ROOT, wait_until
 
-CLUSTER_ARGS = ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+CLUSTER_ARGS = cluster_args(2000)
 NODE = shutil.which("node")
 CLIENTS_DIR = os.path.join(ROOT, "tests", "clients")
-
-
-def cluster_info(server):
-    text = server.client().execute_command("CLUSTER", "INFO").decode()
-    return dict(line.split(":", 1) for line in text.split("\r\n") if line)
 
 
 @pytest.fixture(scope="module")
 def cluster():
     """Six nodes: three shards of a master and one replica."""
-    nodes = []
+    nodes = start_nodes(6, CLUSTER_ARGS)
     try:
-        for _ in range(6):
-            nodes.append(Server(KEYRAFT, args=CLUSTER_ARGS).start())
-        res = subprocess.run(
-            [REDIS_CLI, "--cluster", "create", *[f"127.0.0.1:{s.port}" for s in nodes],
-             "--cluster-replicas", "1", "--cluster-yes"],
-            capture_output=True, text=True, timeout=60)
-        assert res.returncode == 0, res.stdout + res.stderr
+        cli_ok("--cluster", "create", *[addr(s) for s in nodes], "--cluster-replicas", "1",
+               "--cluster-yes", timeout=60)
         for s in nodes:
             wait_until(lambda s=s: cluster_info(s)["cluster_state"] == "ok", timeout=20,
                        what=f"cluster_state:ok on {s.port}")
         yield nodes
     finally:
-        for s in nodes:
-            s.cleanup()
+        stop_nodes(nodes)
 
 
 def test_redis_py_cluster_mixed_workload(cluster):

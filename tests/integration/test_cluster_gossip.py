@@ -5,62 +5,20 @@ agreement, MEET spreading through gossip, failure detection after kill -9
 FORGET ban, PUBLISH across nodes, and garbage on the bus port.
 
 A short cluster-node-timeout keeps failure detection within seconds."""
-import os
-import shutil
 import signal
 import socket
 import struct
-import subprocess
 import time
 
 import pytest
 import redis
 
-from harness import KEYRAFT, Server, wait_until
+from cluster_harness import (cli, cluster_args, cluster_info, myid, nodes_lines, slot_signature,
+                             start_nodes, stop_nodes)
+from harness import wait_until
 
 NODE_TIMEOUT_MS = 1000
-CLUSTER_ARGS = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
-
-
-def start_nodes(n):
-    nodes = []
-    try:
-        for _ in range(n):
-            nodes.append(Server(KEYRAFT, args=CLUSTER_ARGS).start())
-    except Exception:
-        for s in nodes:
-            s.cleanup()
-        raise
-    return nodes
-
-
-def stop_nodes(nodes):
-    errors = []
-    for s in nodes:
-        try:
-            s.cleanup()
-        except AssertionError as e:  # a sanitizer report
-            errors.append(str(e))
-    assert not errors, "\n".join(errors)
-
-
-def cli(*args, timeout=60):
-    return subprocess.run([REDIS_CLI, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def nodes_lines(server):
-    text = server.client().execute_command("CLUSTER", "NODES")
-    if isinstance(text, bytes):
-        text = text.decode()
-    return [line.split(" ") for line in text.splitlines() if line]
-
-
-def info(server):
-    text = server.client().execute_command("CLUSTER", "INFO")
-    if isinstance(text, bytes):
-        text = text.decode()
-    return dict(line.split(":", 1) for line in text.split("\r\n") if line)
+CLUSTER_ARGS = cluster_args(NODE_TIMEOUT_MS)
 
 
 def tolerant(predicate):
@@ -73,26 +31,11 @@ def tolerant(predicate):
     return run
 
 
-def slot_signature(server):
-    """redis-cli's clusterManagerGetConfigSignature: every node line with
-    slots, as id:sorted slot tokens."""
-    entries = []
-    for fields in nodes_lines(server):
-        slots = sorted(t for t in fields[8:] if not t.startswith("["))
-        if slots:
-            entries.append(fields[0] + ":" + ",".join(slots))
-    return "|".join(sorted(entries))
-
-
 def flags_of(server, node_id):
     for fields in nodes_lines(server):
         if fields[0] == node_id:
             return set(fields[2].split(","))
     return None
-
-
-def myid(server):
-    return server.client().execute_command("CLUSTER", "MYID").decode()
 
 
 def create(nodes, replicas=0):
@@ -116,11 +59,11 @@ def check_clean(server):
 
 @pytest.fixture(scope="module")
 def cluster6():
-    nodes = start_nodes(6)
+    nodes = start_nodes(6, CLUSTER_ARGS)
     try:
         create(nodes)
         for s in nodes:
-            wait_until(lambda s=s: info(s)["cluster_state"] == "ok", timeout=15,
+            wait_until(lambda s=s: cluster_info(s)["cluster_state"] == "ok", timeout=15,
                        what=f"cluster_state:ok on {s.port}")
         yield nodes
     finally:
@@ -137,7 +80,7 @@ def test_create_then_check_is_clean_and_all_agree(cluster6):
         for fields in lines:
             assert "handshake" not in fields[2] and fields[7] == "connected", fields
             assert fields[1].startswith("127.0.0.1:"), fields
-        i = info(s)
+        i = cluster_info(s)
         assert i["cluster_known_nodes"] == "6" and i["cluster_size"] == "6"
         assert int(i["cluster_stats_messages_ping_sent"]) > 0
         assert int(i["cluster_stats_messages_pong_received"]) > 0
@@ -206,7 +149,7 @@ def test_garbage_on_the_bus_port_closes_only_that_connection(cluster6, payload):
     assert closed_by_peer(s)
     s.close()
     assert cluster6[2].client().ping()
-    assert info(cluster6[2])["cluster_state"] == "ok"
+    assert cluster_info(cluster6[2])["cluster_state"] == "ok"
     wait_until(lambda: all(f[7] == "connected" for f in nodes_lines(cluster6[0])), timeout=5,
                what="every link up")
 
@@ -258,7 +201,7 @@ def test_a_ping_split_into_single_bytes_gets_a_pong(cluster6):
     assert reply[:5] == mp(list(range(16)))[:3] + b"\x01\x01"
     assert reply[5:7] == b"\xd9\x28" and reply[7:47].decode() == myid(target)
     assert stranger not in {f[0] for f in nodes_lines(target)}
-    assert info(target)["cluster_known_nodes"] == "6"
+    assert cluster_info(target)["cluster_known_nodes"] == "6"
 
 
 def test_kill_master_is_detected_then_recovers(cluster6):
@@ -286,14 +229,14 @@ def test_kill_master_is_detected_then_recovers(cluster6):
     assert seen_pfail, "no node showed fail? before fail"
     assert max(reports) >= 1, "no failure report seen"
     for s in others:
-        wait_until(lambda s=s: info(s)["cluster_state"] == "fail", timeout=5)
+        wait_until(lambda s=s: cluster_info(s)["cluster_state"] == "fail", timeout=5)
     with pytest.raises(redis.ResponseError, match="CLUSTERDOWN"):
         others[0].client().get("somekey")
     # Restart with the same directory (nodes.conf, Raft log) and port.
     victim.log.close()
     victim.start()
     for s in cluster6:
-        wait_until(tolerant(lambda s=s: info(s)["cluster_state"] == "ok"), timeout=20,
+        wait_until(tolerant(lambda s=s: cluster_info(s)["cluster_state"] == "ok"), timeout=20,
                    what=f"cluster_state:ok on {s.port} after the restart")
     for s in others:
         wait_until(lambda s=s: "fail" not in flags_of(s, victim_id)
@@ -302,7 +245,7 @@ def test_kill_master_is_detected_then_recovers(cluster6):
 
 
 def test_meet_by_one_node_spreads_to_all_and_forget_bans():
-    nodes = start_nodes(4)
+    nodes = start_nodes(4, CLUSTER_ARGS)
     try:
         first = nodes[0].client()
         for s in nodes[1:]:
@@ -333,7 +276,7 @@ def test_meet_by_one_node_spreads_to_all_and_forget_bans():
         while time.monotonic() < deadline:
             assert gone not in {f[0] for f in nodes_lines(nodes[0])}
             time.sleep(0.1)
-        assert info(nodes[0])["cluster_known_nodes"] == "3"
+        assert cluster_info(nodes[0])["cluster_known_nodes"] == "3"
         assert gone in {f[0] for f in nodes_lines(nodes[1])}
     finally:
         stop_nodes(nodes)
@@ -392,7 +335,7 @@ def publish_from_a_script_arrives_once(nodes, masters, reps):
 
 @pytest.mark.parametrize("count,replicas", [(6, 1), (9, 2)])
 def test_create_with_replicas(count, replicas):
-    nodes = start_nodes(count)
+    nodes = start_nodes(count, CLUSTER_ARGS)
     try:
         create(nodes, replicas)
         check_clean(nodes[0])
@@ -428,7 +371,7 @@ def test_create_with_replicas(count, replicas):
             if len(sigs) != 1:
                 return False
             return victim_id not in next(iter(sigs)) and \
-                all(info(s)["cluster_state"] == "ok" for s in others)
+                all(cluster_info(s)["cluster_state"] == "ok" for s in others)
 
         wait_until(promoted, timeout=20, interval=0.1, what="a promoted replica everywhere")
         # The old master comes back as a replica of the new one (an UPDATE).

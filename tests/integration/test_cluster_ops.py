@@ -10,8 +10,6 @@ master, and fix of an uncovered slot and of an open slot. After every step
 The tests of the first part run in order on one cluster (each step starts
 from the previous one's result); the fix tests build their own."""
 import random
-import shutil
-import subprocess
 import threading
 import time
 
@@ -20,50 +18,17 @@ import redis
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
+from cluster_harness import (addr, cli, cli_ok, cluster_args, cluster_info, myid, nodes_lines,
+                             slot_signature, start_nodes, stop_nodes)
 from harness import KEYRAFT, Server, wait_until
 
 NODE_TIMEOUT_MS = 1000
-CLUSTER_ARGS = ["--cluster-enabled", "yes", "--cluster-node-timeout", str(NODE_TIMEOUT_MS)]
-REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+CLUSTER_ARGS = cluster_args(NODE_TIMEOUT_MS)
 RESHARD_SLOTS = 1000
 KEYS_PER_SLOT = 50  # 50k keys in the 1000 resharded slots
 
 
 # ---- Helpers ----
-
-def cli(*args, timeout=120, stdin=None):
-    return subprocess.run([REDIS_CLI, *args], capture_output=True, text=True, timeout=timeout,
-                          input=stdin)
-
-
-def cli_ok(*args, timeout=120, stdin=None):
-    res = cli(*args, timeout=timeout, stdin=stdin)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, f"redis-cli {' '.join(args)} exited {res.returncode}:\n{out}"
-    return out
-
-
-def addr(server):
-    return f"127.0.0.1:{server.port}"
-
-
-def myid(server):
-    return server.client().execute_command("CLUSTER", "MYID").decode()
-
-
-def nodes_lines(server):
-    text = server.client().execute_command("CLUSTER", "NODES")
-    if isinstance(text, bytes):
-        text = text.decode()
-    return [line.split(" ") for line in text.splitlines() if line]
-
-
-def cluster_info(server):
-    text = server.client().execute_command("CLUSTER", "INFO")
-    if isinstance(text, bytes):
-        text = text.decode()
-    return dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
-
 
 def line_of(server, node_id):
     for fields in nodes_lines(server):
@@ -81,16 +46,6 @@ def role_of(server, node_id):
     if "slave" in flags:
         return ("slave", fields[3])
     return ("master", None)
-
-
-def slot_signature(server):
-    """redis-cli's clusterManagerGetConfigSignature."""
-    entries = []
-    for fields in nodes_lines(server):
-        slots = sorted(t for t in fields[8:] if not t.startswith("["))
-        if slots:
-            entries.append(fields[0] + ":" + ",".join(slots))
-    return "|".join(sorted(entries))
 
 
 def owned_slots(server, node_id):
@@ -322,27 +277,6 @@ class Writer(threading.Thread):
         assert not self.is_alive()
 
 
-def start_nodes(n):
-    nodes = []
-    try:
-        for _ in range(n):
-            nodes.append(Server(KEYRAFT, args=CLUSTER_ARGS).start())
-    except Exception:
-        stop_nodes(nodes)
-        raise
-    return nodes
-
-
-def stop_nodes(nodes):
-    errors = []
-    for s in nodes:
-        try:
-            s.cleanup()
-        except AssertionError as e:  # a sanitizer report
-            errors.append(str(e))
-    assert not errors, "\n".join(errors)
-
-
 def create(nodes, replicas=0):
     cli_ok("--cluster", "create", *[addr(s) for s in nodes], "--cluster-replicas", str(replicas),
            "--cluster-yes", timeout=60)
@@ -357,7 +291,7 @@ class Ops:
     """The cluster the ordered tests below work on, and what they found."""
 
     def __init__(self):
-        self.masters = start_nodes(3)
+        self.masters = start_nodes(3, CLUSTER_ARGS)
         self.spares = []
         self.model = Model()
         self.ids = {}
@@ -670,7 +604,7 @@ def test_del_node_master_without_slots_moves_its_replicas(ops):
 
 @pytest.fixture
 def cluster3():
-    nodes = start_nodes(3)
+    nodes = start_nodes(3, CLUSTER_ARGS)
     try:
         create(nodes)
         yield nodes
