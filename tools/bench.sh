@@ -493,12 +493,28 @@ replicated_set() {
     PID[$kind]=$pids
 }
 
+# The replicated sections run their own sets of servers under the same two
+# kinds: the shared servers (if started) are set aside meanwhile.
+SET_ASIDE=()
+set_aside_shared_servers() {
+    SET_ASIDE=("${PORT[keyraft]:-}" "${PID[keyraft]:-}" "${PORT[redis]:-}" "${PID[redis]:-}")
+}
+
+# Stops every process of the current sets, then brings the shared servers back.
+stop_sets_restore_shared() {
+    local kind pid
+    for kind in keyraft redis; do
+        for pid in ${PID[$kind]}; do stop_server "$pid"; done
+    done
+    PORT[keyraft]=${SET_ASIDE[0]} PID[keyraft]=${SET_ASIDE[1]}
+    PORT[redis]=${SET_ASIDE[2]} PID[redis]=${SET_ASIDE[3]}
+}
+
 section_durable() {
-    local saved_port_kr=${PORT[keyraft]:-} saved_pid_kr=${PID[keyraft]:-}
-    local saved_port_rd=${PORT[redis]:-} saved_pid_rd=${PID[redis]:-} kind pid
-    local saved_pipelines=$PIPELINES
+    local kind saved_pipelines=$PIPELINES
     PIPELINES=$DURABLE_PIPELINES
     for DURABLE_LAYOUT in single trio; do
+        set_aside_shared_servers
         for kind in keyraft redis; do
             replicated_set "$kind" "$([ "$DURABLE_LAYOUT" = single ] && echo 1 || echo 3)"
         done
@@ -509,13 +525,9 @@ section_durable() {
         cli keyraft DEL bench:probe bench:probe-list >/dev/null
         rounds durable
         report_throughput "durable-$DURABLE_LAYOUT"
-        for kind in keyraft redis; do
-            for pid in ${PID[$kind]}; do stop_server "$pid"; done
-        done
+        stop_sets_restore_shared
     done
     PIPELINES=$saved_pipelines
-    PORT[keyraft]=$saved_port_kr PID[keyraft]=$saved_pid_kr
-    PORT[redis]=$saved_port_rd PID[redis]=$saved_pid_rd
 }
 
 # ---- Section cluster (issue 6) ----
@@ -563,8 +575,8 @@ cluster_of() {
 }
 
 section_cluster() {
-    local saved_port_kr=${PORT[keyraft]:-} saved_pid_kr=${PID[keyraft]:-}
-    local saved_port_rd=${PORT[redis]:-} saved_pid_rd=${PID[redis]:-} kind pid
+    local kind
+    set_aside_shared_servers
     for kind in keyraft redis; do
         cluster_of "$kind"
     done
@@ -572,11 +584,7 @@ section_cluster() {
         "redis pids ${PID[redis]}"
     rounds cluster
     report_throughput cluster
-    for kind in keyraft redis; do
-        for pid in ${PID[$kind]}; do stop_server "$pid"; done
-    done
-    PORT[keyraft]=$saved_port_kr PID[keyraft]=$saved_pid_kr
-    PORT[redis]=$saved_port_rd PID[redis]=$saved_pid_rd
+    stop_sets_restore_shared
 }
 
 # ---- Memory ----
