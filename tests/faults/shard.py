@@ -140,6 +140,9 @@ class Writers:
     def missing_on(self, server):
         """The acknowledged writes 'server' does not hold (read with MGET)."""
         r = connect(server, 30)
+        # A restarted member answers -LOADING until it has replayed its log.
+        wait_until(lambda: r.info("persistence")["loading"] == 0, timeout=30,
+                   what="the member to finish loading")
         missing = []
         for i, acked in enumerate(self.acked):
             for start in range(0, len(acked), 1000):
