@@ -215,6 +215,13 @@ int entry_reader_next(struct entry_reader *r, struct entry_command *cmd) {
     return 1;
 }
 
+void entry_reader_dup(const struct entry_reader *r, struct entry_reader *dup) {
+    *dup = *r;
+    dup->argv = NULL;
+    dup->argvlen = NULL;
+    dup->cap = 0;
+}
+
 void entry_reader_close(struct entry_reader *r) {
     free(r->argv);
     free(r->argvlen);

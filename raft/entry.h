@@ -87,6 +87,9 @@ int entry_reader_init(struct entry_reader *r, const void *buf, size_t len);
  * next call. */
 int entry_reader_next(struct entry_reader *r, struct entry_command *cmd);
 void entry_reader_close(struct entry_reader *r);
+/* Makes 'dup' a second reader of the same entry at the same position, with
+ * its own argument arrays (to read ahead). Close both. */
+void entry_reader_dup(const struct entry_reader *r, struct entry_reader *dup);
 
 /* The seed of command 'index' of a batch whose seed is 'batch_seed'. */
 uint64_t entry_command_seed(uint64_t batch_seed, size_t index);

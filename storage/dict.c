@@ -29,6 +29,10 @@ const char *storage_strerror(int code) {
     }
 }
 
+static inline uintptr_t tag_of(uint64_t hash) {
+    return (uintptr_t)(hash >> TAG_SHIFT) << TAG_SHIFT;
+}
+
 static inline void *slot_elem(uintptr_t s) {
     return (void *)(s & PTR_MASK);
 }
@@ -50,7 +54,7 @@ static uint64_t hash_elem(const struct dict *d, const void *elem) {
 static inline uintptr_t make_slot(void *elem, uint64_t hash) {
     uintptr_t p = (uintptr_t)elem;
     assert((p & ~PTR_MASK) == 0 && p > TOMB);
-    return p | ((uintptr_t)(hash >> TAG_SHIFT) << TAG_SHIFT);
+    return p | tag_of(hash);
 }
 
 static bool key_matches(const struct dict *d, const void *elem, const char *key, size_t len) {
@@ -85,7 +89,7 @@ static size_t find_index(const struct dict *d, const char *key, size_t len, uint
     if (d->used == 0)
         return SIZE_MAX;
     size_t mask = d->cap - 1;
-    uintptr_t tag = (uintptr_t)(hash >> TAG_SHIFT) << TAG_SHIFT;
+    uintptr_t tag = tag_of(hash);
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
         uintptr_t s = d->slots[i];
         if (s == EMPTY)
@@ -188,6 +192,33 @@ bool dict_replace(struct dict *d, const void *old, void *repl) {
         return false;
     d->slots[i] = make_slot(repl, hash);
     return true;
+}
+
+/* ---- Prefetching ---- */
+
+uint64_t dict_hash(const struct dict *d, const char *key, size_t len) {
+    return hash_key(d, key, len);
+}
+
+void dict_prefetch_home(const struct dict *d, uint64_t hash) {
+    if (d->used != 0)
+        __builtin_prefetch(&d->slots[hash & (d->cap - 1)]);
+}
+
+void *dict_probable(const struct dict *d, uint64_t hash) {
+    if (d->used == 0)
+        return NULL;
+    size_t mask = d->cap - 1;
+    uintptr_t tag = tag_of(hash);
+    /* The whole run is not worth walking for a hint: live slots cluster. */
+    for (size_t i = hash & mask, n = 0; n < 4; i = (i + 1) & mask, n++) {
+        uintptr_t s = d->slots[i];
+        if (s == EMPTY)
+            return NULL;
+        if (slot_live(s) && (s & ~PTR_MASK) == tag)
+            return slot_elem(s);
+    }
+    return NULL;
 }
 
 static uint64_t reverse_bits(uint64_t v) {

@@ -52,6 +52,20 @@ void *dict_remove(struct dict *d, const char *key, size_t len);
 /* Replaces 'old' by 'repl' (same key) in place. Returns false if 'old' is absent. */
 bool dict_replace(struct dict *d, const void *old, void *repl);
 
+/* ---- Prefetching: warm the cache for lookups about to happen ----
+ * A lookup is a chain of dependent loads (slot array, element); callers
+ * with many lookups ahead issue each step for all keys before the next
+ * step, so the cache misses overlap. None of these change the table. */
+
+/* The hash dict_find uses for 'key' (to compute it once per lookup). */
+uint64_t dict_hash(const struct dict *d, const char *key, size_t len);
+/* Starts loading the slot where the probe for 'hash' begins. */
+void dict_prefetch_home(const struct dict *d, uint64_t hash);
+/* The element the probe for 'hash' most likely ends at (the first one in
+ * its run whose stored hash bits match), without reading any element; NULL
+ * if the run has none. A guess only: use dict_find for the answer. */
+void *dict_probable(const struct dict *d, uint64_t hash);
+
 /* Reverse-binary cursor scan, as SCAN: calls 'fn' on the elements of one
  * bucket group and returns the next cursor (0 when done). 'fn' must not
  * modify the table. */

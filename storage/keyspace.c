@@ -215,6 +215,39 @@ uint64_t keyspace_scan(const struct keyspace *ks, uint64_t cursor,
     return slot == SLOT_COUNT ? 0 : slot;
 }
 
+void keyspace_prefetch(struct keyspace_prefetch *keys, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        struct keyspace_prefetch *p = &keys[i];
+        p->kv = NULL;
+        if (p->ks != NULL) {
+            p->slot = keyslot_of(p->key, p->len);
+            __builtin_prefetch(&p->ks->slots[p->slot]);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].ks != NULL && keys[i].ks->slots[keys[i].slot] != NULL)
+            __builtin_prefetch(keys[i].ks->slots[keys[i].slot]);
+    for (size_t i = 0; i < n; i++) {
+        struct keyspace_prefetch *p = &keys[i];
+        const struct dict *d = p->ks != NULL ? p->ks->slots[p->slot] : NULL;
+        if (d != NULL) {
+            p->hash = dict_hash(d, p->key, p->len);
+            dict_prefetch_home(d, p->hash);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct keyspace_prefetch *p = &keys[i];
+        const struct dict *d = p->ks != NULL ? p->ks->slots[p->slot] : NULL;
+        if (d != NULL && (p->kv = dict_probable(d, p->hash)) != NULL)
+            __builtin_prefetch(p->kv);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct kv *kv = keys[i].kv;
+        if (kv != NULL && kv->encoding != OBJ_ENC_INT && kv->encoding != OBJ_ENC_EMBSTR)
+            __builtin_prefetch(kv->v.ptr);
+    }
+}
+
 struct kv *keyspace_random(const struct keyspace *ks, uint64_t rnd) {
     if (ks->size == 0)
         return NULL;

@@ -60,6 +60,22 @@ struct kv *keyspace_random(const struct keyspace *ks, uint64_t rnd);
 /* A record from the expiry index, or NULL when no key has an expiry. */
 struct kv *keyspace_random_expiring(const struct keyspace *ks, uint64_t rnd);
 
+/* Warms the cache for a batch of lookups about to happen (the commands of
+ * a Raft entry): each step of a lookup (the slot's table, the probe's first
+ * slot, the record, a collection's value) is issued for every key before
+ * the next step, so their cache misses overlap instead of following one
+ * another. Changes nothing; an absent key costs a few loads. */
+struct keyspace_prefetch {
+    const struct keyspace *ks; /* NULL: nothing to do for this key */
+    const char *key;           /* borrowed for the call */
+    size_t len;
+    /* private */
+    unsigned slot;
+    uint64_t hash;
+    const struct kv *kv;
+};
+void keyspace_prefetch(struct keyspace_prefetch *keys, size_t n);
+
 /* Iterates over every record. Removing the current record is allowed. */
 struct keyspace_iter {
     struct keyspace *ks;

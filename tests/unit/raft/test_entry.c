@@ -49,6 +49,30 @@ TEST(round_trip) {
     free(buf);
 }
 
+TEST(a_duplicate_reader_reads_ahead_on_its_own) {
+    void *buf;
+    size_t len;
+    CHECK_EQ_INT(build(&buf, &len), ENTRY_OK);
+    struct entry_reader r, ahead;
+    CHECK_EQ_INT(entry_reader_init(&r, buf, len), ENTRY_OK);
+    entry_reader_dup(&r, &ahead);
+    struct entry_command first, second, cmd;
+    CHECK_EQ_INT(entry_reader_next(&ahead, &first), 1);
+    CHECK_EQ_INT(entry_reader_next(&ahead, &second), 1);
+    CHECK_EQ_INT(entry_reader_next(&ahead, &cmd), 0);
+    /* The reader is still at the first command, and 'second' is intact. */
+    CHECK_EQ_INT(entry_reader_next(&r, &cmd), 1);
+    CHECK_MEM(cmd.argv[0], cmd.argvlen[0], "SET");
+    CHECK(cmd.seed == first.seed);
+    CHECK_MEM(second.argv[0], second.argvlen[0], "APPEND");
+    CHECK_EQ_INT(second.db, 15);
+    entry_reader_close(&ahead);
+    CHECK_EQ_INT(entry_reader_next(&r, &cmd), 1);
+    CHECK_MEM(cmd.argv[1], cmd.argvlen[1], "k2");
+    entry_reader_close(&r);
+    free(buf);
+}
+
 TEST(every_truncation_is_rejected) {
     void *buf;
     size_t len;

@@ -138,3 +138,28 @@ TEST(nocase_type) {
     CHECK(dict_find(&d, "HELLOWORLD1234[", 15) == NULL);
     dict_close(&d, NULL);
 }
+
+TEST(probable_element_is_the_one_a_lookup_finds) {
+    static struct fixture f;
+    setup(&f);
+    CHECK(dict_probable(&f.d, dict_hash(&f.d, "k1", 2)) == NULL); /* empty table */
+    for (int i = 0; i < MODEL_KEYS; i++)
+        CHECK_EQ_INT(dict_add(&f.d, &f.items[i]), 0);
+    int hits = 0;
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        uint64_t hash = dict_hash(&f.d, f.items[i].key, f.items[i].len);
+        dict_prefetch_home(&f.d, hash);
+        hits += dict_probable(&f.d, hash) == &f.items[i];
+    }
+    /* Only a long probe run or a clash of the stored hash bits misleads it. */
+    CHECK(hits >= MODEL_KEYS * 95 / 100);
+    int misses = 0;
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        char key[16];
+        size_t len = (size_t)snprintf(key, sizeof(key), "absent%d", i);
+        misses += dict_probable(&f.d, dict_hash(&f.d, key, len)) == NULL;
+    }
+    CHECK(misses >= MODEL_KEYS * 95 / 100);
+    CHECK_EQ_INT(dict_size(&f.d), MODEL_KEYS);
+    CHECK(teardown(&f));
+}

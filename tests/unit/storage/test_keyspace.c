@@ -94,6 +94,31 @@ TEST(keyspace_set_adds_or_replaces) {
     CHECK_EQ_INT(mem_used(), before);
 }
 
+TEST(prefetch_loads_the_records_and_changes_nothing) {
+    size_t before = mem_used();
+    struct keyspace *ks = keyspace_new();
+    CHECK(ks != NULL);
+    char big[100];
+    memset(big, 'x', sizeof(big));
+    CHECK_EQ_INT(keyspace_add(ks, kv_new_string("int", 3, "12345", 5, -1)), 0);
+    CHECK_EQ_INT(keyspace_add(ks, kv_new_string("emb", 3, "abc", 3, 900)), 0);
+    CHECK_EQ_INT(keyspace_add(ks, kv_new_string("raw", 3, big, sizeof(big), -1)), 0);
+    struct keyspace_prefetch keys[] = {
+        {.ks = ks, .key = "int", .len = 3},   {.ks = ks, .key = "emb", .len = 3},
+        {.ks = ks, .key = "raw", .len = 3},   {.ks = ks, .key = "absent", .len = 6},
+        {.ks = NULL, .key = "raw", .len = 3},
+    };
+    keyspace_prefetch(keys, sizeof(keys) / sizeof(keys[0]));
+    for (size_t i = 0; i < 3; i++)
+        CHECK(keys[i].kv == keyspace_find(ks, keys[i].key, keys[i].len));
+    CHECK(keys[3].kv == NULL && keys[4].kv == NULL);
+    CHECK_EQ_INT(keyspace_size(ks), 3);
+    CHECK_EQ_INT(keyspace_expires_size(ks), 1);
+    keyspace_prefetch(keys, 0);
+    keyspace_free(ks);
+    CHECK_EQ_INT(mem_used(), before);
+}
+
 TEST(string_encodings) {
     char buf[24];
     size_t len;
