@@ -207,9 +207,16 @@ static void on_committed(void *arg, int status, void *result) {
     finish(b, "ERR leadership lost before the write committed: it may or may not apply");
 }
 
+/* One entry is in flight at a time, as Redis's appendfsync always has one
+ * fsync at a time: the writes that arrive while it commits fill the next
+ * entry, proposed in the first loop iteration after it applied. Under load
+ * entries grow instead of multiplying, and each one's fixed costs (append,
+ * sync, replication round, encode/decode) are shared by more writes:
+ * measured with redis-benchmark -c 50 -P 16 SET, 1.5-1.8 -> 1.4 us of CPU
+ * per write on one node, 4.3-4.7 -> 3.4-3.6 us summed over a 3-member group. */
 void propose_flush(void) {
     struct batch *b = filling;
-    if (b == NULL)
+    if (b == NULL || inflight_head != NULL)
         return;
     filling = NULL;
     void *buf;
