@@ -469,9 +469,25 @@ cases_durable() { # <kind> <pipeline> <round>
     done
 }
 
+# wait_replicas_online <kind> <port> <count>: waits (bounded) until the
+# master on <port> reports <count> replicas in state online; exits if not.
+wait_replicas_online() {
+    local online=0
+    for _ in $(seq 300); do
+        online=$(timeout 10 redis-cli -p "$2" INFO replication | grep -c 'state=online' || true)
+        [ "$online" = "$3" ] && return 0
+        sleep 0.1
+    done
+    echo "bench: $1 master on port $2 has $online of $3 replicas online" >&2
+    exit 1
+}
+
 # replicated_set <kind> <members>: a master with appendfsync always and
 # <members>-1 replicas of it; sets PORT[kind] (the master's) and PID[kind]
-# (every member's). Waits (bounded) until the master counts its replicas.
+# (every member's). Waits (bounded) until every replica is online: Redis
+# counts a replica in connected_slaves from its first handshake, while its
+# full sync still waits out repl-diskless-sync-delay (5 s), and a replica
+# that is not yet in sync costs the master nothing to feed.
 replicated_set() {
     local kind=$1 members=$2 port pids i master
     # keyraft's Raft traffic uses the bus port (port + 10000): keep it free too.
@@ -484,11 +500,7 @@ replicated_set() {
         pids="$pids $STARTED_PID"
         timeout 10 redis-cli -p "$port" REPLICAOF 127.0.0.1 "$master" >/dev/null
     done
-    for _ in $(seq 200); do
-        [ "$(timeout 10 redis-cli -p "$master" INFO replication | tr -d '\r' |
-            sed -n 's/^connected_slaves://p')" = $((members - 1)) ] && break
-        sleep 0.1
-    done
+    wait_replicas_online "$kind" "$master" $((members - 1))
     PORT[$kind]=$master
     PID[$kind]=$pids
 }
@@ -544,7 +556,7 @@ cases_cluster() { # <kind> <pipeline> <round>
 # cluster_of <kind>: CLUSTER_NODES nodes with appendfsync always, created
 # with redis-cli --cluster create --cluster-replicas 2; sets PORT[kind] (the
 # first node's) and PID[kind] (every node's). Waits (bounded) for
-# cluster_state:ok on every node.
+# cluster_state:ok on every node and for every master's replicas to be online.
 cluster_of() {
     local kind=$1 port ports=() pids="" addrs=() i state
     for ((i = 0; i < CLUSTER_NODES; i++)); do
@@ -569,6 +581,11 @@ cluster_of() {
             sleep 0.1
         done
         [ "$state" = ok ] || { echo "bench: $kind node $port: cluster_state $state" >&2; exit 1; }
+    done
+    for port in "${ports[@]}"; do
+        if timeout 10 redis-cli -p "$port" INFO replication | grep -q '^role:master'; then
+            wait_replicas_online "$kind" "$port" 2
+        fi
     done
     PORT[$kind]=${ports[0]}
     PID[$kind]=$pids
