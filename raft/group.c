@@ -38,10 +38,10 @@ struct group {
     int pending_closes;
     void (*closed)(void *arg);
     void *closed_arg;
-    /* Snapshots: the caller's hooks, the configured threshold (lowered to 1
-     * while a group_snapshot_now request waits for the next applied
-     * entry), and the snapshot being taken. 'child' and 'closing' are shared
-     * with the pool thread that waits for the child. */
+    /* Snapshots: the caller's hooks, the library's threshold (UINT32_MAX:
+     * none; lowered to 1 while a group_snapshot_now request waits for the
+     * next applied entry), and the snapshot being taken. 'child' and
+     * 'closing' are shared with the pool thread that waits for the child. */
     group_snapshot_fn snapshot;
     group_restore_fn restore;
     group_snapshot_done_fn snapshot_done;
@@ -51,6 +51,12 @@ struct group {
     uint64_t snapshot_taking; /* index of the snapshot being taken, 0: none */
     atomic_int child;         /* pid of the payload writer, 0: none */
     atomic_bool closing;
+    /* What group_log_sizes reports. Entries applied while a snapshot is
+     * taken are not in that snapshot: once it is stored only
+     * 'log_bytes_at_start' (the count when it started) leaves 'log_bytes'. */
+    uint64_t log_bytes;
+    uint64_t log_bytes_at_start;
+    uint64_t snapshot_bytes;
     /* The libuv backend's own append method, wrapped by timed_append. */
     int (*uv_append)(struct raft_io *io, struct raft_io_append *req,
                      const struct raft_entry entries[], unsigned n, raft_io_append_cb cb);
@@ -126,6 +132,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
     *result = NULL;
     g->applying = raft_last_applied(&g->raft) + 1;
     g->last_command = g->applying;
+    g->log_bytes += buf->len;
     const void *payload;
     size_t len;
     if (!group_frame_payload(buf->base, buf->len, &payload, &len)) {
@@ -157,6 +164,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
     }
     atomic_store(&g->child, pid);
     g->snapshot_taking = raft_last_applied(&g->raft);
+    g->log_bytes_at_start = g->log_bytes;
     if (g->snapshot_wanted) {
         g->snapshot_wanted = false;
         raft_set_snapshot_threshold(&g->raft, g->threshold);
@@ -220,9 +228,12 @@ static void remove_payload(struct group *g, uint64_t index) {
  * starts at this snapshot: that is how success is told from failure. */
 static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n) {
     struct group *g = fsm->data;
+    size_t payload_len = 0;
     if (*bufs != NULL) {
-        if ((*bufs)[0].base != NULL)
+        if ((*bufs)[0].base != NULL) {
+            payload_len = (*bufs)[0].len;
             munmap((*bufs)[0].base, (*bufs)[0].len);
+        }
         raft_free(*bufs);
     }
     *bufs = NULL;
@@ -237,6 +248,12 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
     uint64_t index = g->snapshot_taking;
     g->snapshot_taking = 0;
     bool stored = g->raft.log.snapshot.last_index == index;
+    if (stored) {
+        g->snapshot_bytes = payload_len;
+        /* A restore in between may have reset the count already. */
+        g->log_bytes -= g->log_bytes_at_start < g->log_bytes ? g->log_bytes_at_start : g->log_bytes;
+    }
+    g->log_bytes_at_start = 0;
     if (g->snapshot_done != NULL)
         g->snapshot_done(g->apply_arg, stored ? GROUP_OK : GROUP_EIO, index, g->snapshot_path);
     if (access(g->snapshot_path, F_OK) == 0)
@@ -250,6 +267,9 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf) {
     struct group *g = fsm->data;
     if (g->restore == NULL || g->restore(g->apply_arg, buf->base, buf->len) != 0)
         return RAFT_CORRUPT;
+    /* The state is the snapshot now: no entry before it counts. */
+    g->snapshot_bytes = buf->len;
+    g->log_bytes = g->log_bytes_at_start = 0;
     raft_free(buf->base);
     return 0;
 }
@@ -304,20 +324,28 @@ int group_snapshot_now(struct group *g) {
     return GROUP_OK;
 }
 
+/* The library's threshold for the caller's 'threshold' (0: none). */
+static unsigned library_threshold(unsigned threshold) {
+    return threshold != 0 ? threshold : UINT32_MAX;
+}
+
 void group_set_snapshot_limits(struct group *g, unsigned threshold, unsigned trailing) {
     if (g->snapshot == NULL)
         return;
-    if (threshold != 0) {
-        g->threshold = threshold;
-        if (!g->snapshot_wanted)
-            raft_set_snapshot_threshold(&g->raft, threshold);
-    }
+    g->threshold = library_threshold(threshold);
+    if (!g->snapshot_wanted)
+        raft_set_snapshot_threshold(&g->raft, g->threshold);
     if (trailing != 0)
         raft_set_snapshot_trailing(&g->raft, trailing);
 }
 
 uint64_t group_snapshot_index(const struct group *g) {
     return g->raft.log.snapshot.last_index;
+}
+
+void group_log_sizes(const struct group *g, uint64_t *log_bytes, uint64_t *snapshot_bytes) {
+    *log_bytes = g->log_bytes;
+    *snapshot_bytes = g->snapshot_bytes;
 }
 
 /* ---- Elections ---- */
@@ -483,7 +511,7 @@ int group_new(const struct group_config *cfg, struct group **out, char *errmsg, 
     if (cfg->snapshot != NULL) {
         /* Stored as the payload itself, so tools can read it directly. */
         raft_uv_set_snapshot_compression(&g->io, false);
-        g->threshold = cfg->snapshot_threshold ? cfg->snapshot_threshold : 1024;
+        g->threshold = library_threshold(cfg->snapshot_threshold);
         raft_set_snapshot_threshold(&g->raft, g->threshold);
         if (cfg->snapshot_trailing)
             raft_set_snapshot_trailing(&g->raft, cfg->snapshot_trailing);

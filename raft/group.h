@@ -121,10 +121,10 @@ struct group_config {
     /* Snapshots (see above; callbacks get 'apply_arg'). NULL 'snapshot':
      * none, the log grows forever. 'snapshot_dir' (outside 'dir') holds the
      * payload files while they are written. 'snapshot_threshold': applied
-     * entries since the last snapshot that trigger the next one;
-     * 'snapshot_trailing': entries kept in the log behind a snapshot, so a
-     * member lagging by fewer catches up from the log. 0: library defaults
-     * (1024, 128). */
+     * entries since the last snapshot that trigger the next one (0: none,
+     * snapshots only on request); 'snapshot_trailing': entries kept in the
+     * log behind a snapshot, so a member lagging by fewer catches up from
+     * the log (0: the library's 128). */
     group_snapshot_fn snapshot;
     group_restore_fn restore;
     group_snapshot_done_fn snapshot_done;
@@ -223,10 +223,20 @@ uint64_t group_term(const struct group *g);
  * while a request waits for its entry (e.g. the caller's snapshot hook
  * declined) commits another barrier on the leader. */
 int group_snapshot_now(struct group *g);
-/* Changes the snapshot threshold and trailing (0: keep the current one). */
+/* Changes the snapshot threshold (0: none, as in group_config) and the
+ * trailing (0: keep the current one). */
 void group_set_snapshot_limits(struct group *g, unsigned threshold, unsigned trailing);
 /* Index of the last snapshot stored (0: none). */
 uint64_t group_snapshot_index(const struct group *g);
+/* How much log this member would replay, for a policy that compacts by size
+ * (Redis's auto-aof-rewrite-percentage). '*log_bytes': the framed size
+ * (group_frame_size) of the entries applied since the last snapshot stored
+ * or restored; entries applied while a snapshot is taken still count after
+ * it is stored, and a failed one leaves the count as it was. Barrier and
+ * configuration entries, and the trailing entries kept behind a snapshot,
+ * are not counted. '*snapshot_bytes': the payload size of that snapshot (0:
+ * none since the member started). */
+void group_log_sizes(const struct group *g, uint64_t *log_bytes, uint64_t *snapshot_bytes);
 
 /* "leader", "follower", "candidate" or "unavailable" (static strings). */
 const char *group_state_name(const struct group *g);

@@ -4,7 +4,9 @@
  * unapplied log); three members on loopback converge. Snapshots: taken by a
  * forked child at the threshold and on request, a restart restores the
  * newest one and replays the rest, a member that missed the compacted part
- * of the log gets the snapshot installed. Every wait is bounded. */
+ * of the log gets the snapshot installed, and the log's size in bytes is
+ * counted across snapshots, failures and restarts. Every wait is
+ * bounded. */
 #include "raft/group.h"
 #include "tests/unit/lib/test.h"
 
@@ -26,6 +28,9 @@ struct member {
     char snapdir[64]; /* where the payload writer puts its file */
     bool snapshots;   /* open with the snapshot hooks */
     size_t snapshots_ok, snapshots_failed, restores;
+    size_t payload_forks;      /* payload writers started */
+    unsigned payload_delay_ms; /* the writer waits this long before writing */
+    bool payload_fails;        /* the writer exits with an error */
     char address[32];
     uint64_t id;
     uint64_t applied[MAX_APPLIED]; /* payloads in apply order */
@@ -57,8 +62,13 @@ static void apply_entry(void *arg, const void *buf, size_t len, void **result) {
 static int write_payload(void *arg, const char *path) {
     struct member *m = arg;
     pid_t pid = fork();
-    if (pid != 0)
+    if (pid != 0) {
+        m->payload_forks += pid > 0;
         return pid > 0 ? (int)pid : -1;
+    }
+    usleep(m->payload_delay_ms * 1000);
+    if (m->payload_fails)
+        _exit(1);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     uint64_t n = m->napplied;
     bool ok = fd >= 0 && write(fd, &n, sizeof(n)) == sizeof(n) &&
@@ -466,5 +476,78 @@ TEST(a_member_behind_the_compacted_log_gets_the_snapshot) {
     wanted_applied = 60;
     CHECK(run_until(&f, restored_and_applied, 20000));
     CHECK(memcmp(lagging->applied, leader->applied, 60 * sizeof(uint64_t)) == 0);
+    CHECK(teardown(&f));
+}
+
+/* ---- Log size ---- */
+
+/* Every entry propose_values makes: a 13-byte payload, framed. */
+#define ENTRY_BYTES group_frame_size(sizeof(uint64_t) + 5)
+/* write_payload's payload for 'n' applied values. */
+#define PAYLOAD_BYTES(n) (sizeof(uint64_t) * (1 + (n)))
+
+static bool log_sizes_are(struct group *g, uint64_t log_bytes, uint64_t snapshot_bytes) {
+    uint64_t got_log, got_snapshot;
+    group_log_sizes(g, &got_log, &got_snapshot);
+    if (got_log != log_bytes || got_snapshot != snapshot_bytes)
+        fprintf(stderr, "log %llu snapshot %llu, want %llu %llu\n", (unsigned long long)got_log,
+                (unsigned long long)got_snapshot, (unsigned long long)log_bytes,
+                (unsigned long long)snapshot_bytes);
+    return got_log == log_bytes && got_snapshot == snapshot_bytes;
+}
+
+static size_t wanted_forks;
+static bool payload_forked(struct fixture *f) {
+    return f->m[0].payload_forks >= wanted_forks;
+}
+
+static bool snapshot_failed(struct fixture *f) {
+    return f->m[0].snapshots_failed > 0;
+}
+
+TEST(log_bytes_since_the_last_snapshot) {
+    static struct fixture f;
+    CHECK(setup_with(&f, 1, true));
+    struct group *g = f.m[0].g;
+    /* Threshold 0: no snapshot however many entries. */
+    group_set_snapshot_limits(g, 0, 0);
+    CHECK(run_until(&f, has_leader, 5000));
+    CHECK(log_sizes_are(g, 0, 0)); /* the bootstrap configuration is no command */
+    CHECK(propose_values(&f, &f.m[0], 1, 20));
+    wanted_done = 20;
+    CHECK(run_until(&f, proposals_done, 5000));
+    CHECK_EQ_INT(f.m[0].snapshots_ok, 0);
+    CHECK(log_sizes_are(g, 20 * ENTRY_BYTES, 0));
+
+    /* Entries applied while the child writes stay counted after it. */
+    f.m[0].payload_delay_ms = 300;
+    CHECK_EQ_INT(group_snapshot_now(g), GROUP_OK);
+    wanted_forks = 1;
+    CHECK(run_until(&f, payload_forked, 5000));
+    CHECK(propose_values(&f, &f.m[0], 21, 3));
+    wanted_done = 23;
+    CHECK(run_until(&f, proposals_done, 5000));
+    CHECK_EQ_INT(f.m[0].snapshots_ok, 0); /* the child still sleeps */
+    snapshot_member = &f.m[0];
+    wanted_snapshots = 1;
+    CHECK(run_until(&f, snapshots_taken, 5000));
+    CHECK(log_sizes_are(g, 3 * ENTRY_BYTES, PAYLOAD_BYTES(20)));
+
+    /* A failed snapshot takes nothing off. */
+    f.m[0].payload_delay_ms = 0;
+    f.m[0].payload_fails = true;
+    CHECK_EQ_INT(group_snapshot_now(g), GROUP_OK);
+    CHECK(run_until(&f, snapshot_failed, 5000));
+    CHECK(log_sizes_are(g, 3 * ENTRY_BYTES, PAYLOAD_BYTES(20)));
+
+    /* A restart restores the snapshot and counts the log it replays. */
+    CHECK(close_members(&f));
+    CHECK(open_member(&f, 0));
+    g = f.m[0].g;
+    CHECK(group_start(g) == GROUP_OK);
+    CHECK_EQ_INT(f.m[0].restores, 1);
+    wanted_applied = 23;
+    CHECK(run_until(&f, all_applied, 5000));
+    CHECK(log_sizes_are(g, 3 * ENTRY_BYTES, PAYLOAD_BYTES(20)));
     CHECK(teardown(&f));
 }
