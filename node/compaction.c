@@ -1,8 +1,9 @@
 /* Raft snapshots of this node's group, node side (see compaction.h): the
  * child that writes a payload, restoring one into fresh keyspaces, the
- * requests from BGSAVE / BGREWRITEAOF / SAVE / `save` points, and what INFO
- * reports about them. When snapshots happen on their own (the threshold) is
- * the library's business; raft/group.c turns requests into snapshots. */
+ * requests from BGSAVE / BGREWRITEAOF / SAVE / `save` points and from the
+ * log's growth, and what INFO reports about them. The entry-count threshold
+ * is the library's business; raft/group.c turns requests into snapshots and
+ * measures the log. */
 #include "node/compaction.h"
 
 #include "node/config.h"
@@ -213,6 +214,30 @@ long long compaction_current_time_sec(void) {
     return compaction_in_progress() ? (server_now_ms() - st.start_ms) / 1000 : -1;
 }
 
+/* ---- Automatic rewrite ---- */
+
+/* Redis 7.0 serverCron: with no child running and no rewrite scheduled,
+ * rewrite once the AOF is larger than auto-aof-rewrite-min-size and has
+ * grown by auto-aof-rewrite-percentage over its size after the last rewrite
+ * (a base of 0 counts as 1 byte). Here the AOF is the last snapshot plus
+ * the log applied since. Not while the log is replayed at startup: Redis
+ * runs no cron while it loads, and the replay's end is checked next. */
+static void maybe_rewrite(struct group *g) {
+    if (cfg.auto_aof_rewrite_percentage == 0 || st.in_progress || st.scheduled != 0 ||
+        persist_child_running() || shard_is_loading())
+        return;
+    uint64_t log_bytes, base;
+    group_log_sizes(g, &log_bytes, &base);
+    uint64_t current = base + log_bytes;
+    if (current <= (uint64_t)cfg.auto_aof_rewrite_min_size)
+        return;
+    long long growth = (long long)(current * 100 / (base != 0 ? base : 1)) - 100;
+    if (growth < cfg.auto_aof_rewrite_percentage)
+        return;
+    log_notice("Starting automatic rewriting of AOF on %lld%% growth", growth);
+    compaction_request(COMPACTION_REWRITE);
+}
+
 void compaction_cron(void) {
     if (st.group != shard_group())
         reset_state(); /* the group closed (REPLICAOF) with a request pending */
@@ -231,6 +256,7 @@ void compaction_cron(void) {
         st.scheduled = 0;
         compaction_request(why);
     }
+    maybe_rewrite(shard_group());
 }
 
 void compaction_get_info(struct compaction_info *info) {
@@ -239,4 +265,9 @@ void compaction_get_info(struct compaction_info *info) {
     info->last_ok = st.last_ok;
     info->last_time_sec = st.last_time_sec;
     info->current_time_sec = compaction_current_time_sec();
+    uint64_t log_bytes = 0, base = 0;
+    if (shard_group() != NULL)
+        group_log_sizes(shard_group(), &log_bytes, &base);
+    info->current_size = (long long)(base + log_bytes);
+    info->base_size = (long long)base;
 }

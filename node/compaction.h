@@ -13,12 +13,19 @@
  * keyspaces must be added to the payload the same way, or a restart after
  * compaction loses it.
  *
- * Snapshots happen every `raft-snapshot-threshold` applied entries, and on
- * request: on the leader BGSAVE, `save` points and BGREWRITEAOF take one (a
- * BGSAVE's payload then also becomes <dbfilename>), SAVE writes the dump
- * file in the foreground and then takes one in the background. On a
- * follower BGSAVE writes the dump file as without a log, and BGREWRITEAOF
- * takes a snapshot at the next entry the leader sends.
+ * Snapshots happen on their own as Redis 7.0 rewrites its AOF: when the
+ * last snapshot plus the log applied since is larger than
+ * `auto-aof-rewrite-min-size` and has grown by
+ * `auto-aof-rewrite-percentage` over that snapshot's size. Every member
+ * checks its own log (the cron), leader and followers alike. A non-zero
+ * `raft-snapshot-threshold` adds one every that many applied entries (an
+ * entry is a whole batch of writes, so this says little about the log's
+ * size; 0 by default). And on request: on the leader BGSAVE, `save` points
+ * and BGREWRITEAOF take one (a BGSAVE's payload then also becomes
+ * <dbfilename>), SAVE writes the dump file in the foreground and then takes
+ * one in the background. On a follower BGSAVE writes the dump file as
+ * without a log, and BGREWRITEAOF (or the size policy) takes a snapshot at
+ * the next entry the leader sends.
  *
  * Restoring (startup, install-snapshot from the leader) decodes the payload
  * into fresh keyspaces and swaps them in only when complete. */
@@ -60,7 +67,8 @@ bool compaction_in_progress(void);
 /* Seconds the running snapshot has taken so far (-1: none). */
 long long compaction_current_time_sec(void);
 /* Server cron: retries a scheduled request, forgets requests of a group
- * that closed, and ends the loading state after a snapshot install. */
+ * that closed, ends the loading state after a snapshot install, and
+ * starts a snapshot when the log has grown enough (see above). */
 void compaction_cron(void);
 
 /* What INFO persistence reports as the AOF rewrite. */
@@ -70,6 +78,10 @@ struct compaction_info {
     bool last_ok;
     long long last_time_sec;    /* -1: none yet */
     long long current_time_sec; /* -1: none running */
+    /* aof_current_size / aof_base_size: the last snapshot plus the log
+     * applied since, and that snapshot, in bytes (0: no group). */
+    long long current_size;
+    long long base_size;
 };
 void compaction_get_info(struct compaction_info *info);
 

@@ -127,7 +127,12 @@ const struct config_directive config_table[] = {
     B("linearizable-reads", linearizable_reads, "no", 0),
     S("dbfilename", dbfilename, "dump.rdb", CONFIG_PROTECTED),
     S("appendfilename", appendfilename, "appendonly.aof", CONFIG_IMMUTABLE),
-    I("raft-snapshot-threshold", raft_snapshot_threshold, 1, UINT_MAX, "10000", 0,
+    /* Redis 7.0's AOF rewrite policy: here a Raft snapshot, on every member
+     * (node/compaction.h). */
+    I("auto-aof-rewrite-percentage", auto_aof_rewrite_percentage, 0, INT_MAX, "100", 0),
+    M("auto-aof-rewrite-min-size", auto_aof_rewrite_min_size, 0, LLONG_MAX, "64mb", 0),
+    /* keyraft's own: a snapshot every N applied entries as well (0: none). */
+    I("raft-snapshot-threshold", raft_snapshot_threshold, 0, UINT_MAX, "0", 0,
       .apply = compaction_apply_config),
     I("raft-snapshot-trailing", raft_snapshot_trailing, 1, UINT_MAX, "2000", 0,
       .apply = compaction_apply_config),

@@ -69,9 +69,11 @@ struct config {
     bool linearizable_reads; /* leader reads wait for a Raft barrier (node/linread.h) */
     char *dbfilename;
     char *appendfilename;
-    long long raft_snapshot_threshold; /* applied Raft entries between two snapshots */
-    long long raft_snapshot_trailing;  /* entries kept in the log behind a snapshot */
-    long long metrics_port;            /* Prometheus endpoint (node/metrics.h); 0: off */
+    long long auto_aof_rewrite_percentage; /* log growth (%) that takes a snapshot; 0: never */
+    long long auto_aof_rewrite_min_size;   /* bytes of snapshot + log before that applies */
+    long long raft_snapshot_threshold;     /* applied Raft entries between two snapshots; 0: none */
+    long long raft_snapshot_trailing;      /* entries kept in the log behind a snapshot */
+    long long metrics_port;                /* Prometheus endpoint (node/metrics.h); 0: off */
     /* logs of slow things */
     long long slowlog_log_slower_than;
     long long slowlog_max_len;

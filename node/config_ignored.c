@@ -47,8 +47,6 @@ const struct config_directive config_ignored_table[] = {
     IB("aof-use-rdb-preamble", NULL, "yes", 0),
     IS("aof_rewrite_cpulist", NULL, "", CONFIG_IMMUTABLE),
     IS("appenddirname", NULL, "appendonlydir", CONFIG_IMMUTABLE),
-    IM("auto-aof-rewrite-min-size", NULL, "67108864", 0),
-    II("auto-aof-rewrite-percentage", NULL, "100", 0),
     IS("bgsave_cpulist", NULL, "", CONFIG_IMMUTABLE),
     IS("bind-source-addr", NULL, "", 0),
     IS("bio_cpulist", NULL, "", CONFIG_IMMUTABLE),

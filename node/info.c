@@ -367,6 +367,11 @@ static void section_persistence(struct text *t) {
                 p.last_bgsave_ok ? "ok" : "err", p.last_bgsave_time_sec, p.current_bgsave_time_sec,
                 cfg.appendonly ? 1 : 0, c.in_progress ? 1 : 0, c.scheduled ? 1 : 0, c.last_time_sec,
                 c.current_time_sec, c.last_ok ? "ok" : "err");
+    /* Redis 7.0 prints the AOF's sizes (and fields keyraft has no value
+     * for) only with appendonly on. */
+    if (cfg.appendonly)
+        text_printf(t, "aof_current_size:%lld\r\naof_base_size:%lld\r\n", c.current_size,
+                    c.base_size);
     /* Redis 7.0 adds these at the end of the section while loading. */
     if (p.loading)
         text_printf(t,

@@ -37,7 +37,8 @@ OWN_DIRECTIVES = ["timeout", "tcp-keepalive", "protected-mode", "loglevel", "hz"
                   "appendfsync", "slowlog-log-slower-than", "slowlog-max-len",
                   "latency-monitor-threshold", "databases", "tcp-backlog", "cluster-enabled",
                   "cluster-node-timeout", "requirepass", "proto-max-bulk-len",
-                  "client-query-buffer-limit", "enable-protected-configs"]
+                  "client-query-buffer-limit", "enable-protected-configs",
+                  "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size"]
 
 
 @pytest.mark.parametrize("name", OWN_DIRECTIVES)
@@ -103,6 +104,11 @@ def test_port_is_not_settable(r):
     ("hz", "5", "timeout", "x"), ("databases", "3", "daemonize", "no"),
     ("hz", "5", "databases", "3"), ("dir", "/tmp"), ("dbfilename", "x.rdb"),
     ("hz",), ("hz", "5", "timeout"),
+    ("auto-aof-rewrite-percentage", "0"), ("auto-aof-rewrite-percentage", "250"),
+    ("auto-aof-rewrite-percentage", "-1"), ("auto-aof-rewrite-percentage", "2147483648"),
+    ("auto-aof-rewrite-min-size", "1mb"), ("auto-aof-rewrite-min-size", "3GB"),
+    ("auto-aof-rewrite-min-size", "0"), ("auto-aof-rewrite-min-size", "-1"),
+    ("auto-aof-rewrite-min-size", "1xb"),
 ])
 def test_set_matches_reference(same, args):
     before = [as_dict(x) for x in same.both("CONFIG", "GET", "*")]

@@ -1,6 +1,7 @@
-"""Raft snapshots and log compaction (issue 5): snapshots every
-`raft-snapshot-threshold` entries and on BGREWRITEAOF / BGSAVE, old log
-segments removed, a restart restoring the newest snapshot plus the log after
+"""Raft snapshots and log compaction (issue 5): snapshots when the log has
+grown by Redis's AOF rewrite rule (auto-aof-rewrite-percentage and -min-size,
+on every member), every `raft-snapshot-threshold` entries when that is set,
+and on BGREWRITEAOF / BGSAVE, old log segments removed, a restart restoring the newest snapshot plus the log after
 it, and a member that was down while the log was compacted catching up by
 install-snapshot with identical data.
 
@@ -14,10 +15,11 @@ import time
 
 import redis
 
-from harness import KEYRAFT, Server, wait_until
+from harness import KEYRAFT, REDIS, Server, wait_until
 from test_dump import contents, fill_all_types
 
 VALUE = "v" * 100  # 200k of these make a log of several 8 MB segments
+MB = 1024 * 1024
 LIBRARY = """#!lua name=snaplib
 redis.register_function{function_name='snapget', callback=function(keys, args)
   return redis.call('GET', keys[1]) end, flags={'no-writes'}}
@@ -274,7 +276,7 @@ def test_bgrewriteaof_replies():
         assert p.execute()[1] is True  # started, or scheduled behind a running one
         wait_rewrite_done(s)
         assert persistence(s)["aof_last_bgrewrite_status"] == "ok"
-        assert r.config_get("raft-snapshot-threshold") == {"raft-snapshot-threshold": "10000"}
+        assert r.config_get("raft-snapshot-threshold") == {"raft-snapshot-threshold": "0"}
         assert r.config_set("raft-snapshot-threshold", 5) is True
         write_many(r, 20)
         for i in range(12):
@@ -445,3 +447,126 @@ def test_a_new_replica_of_a_compacted_master_gets_the_snapshot():
     finally:
         for s in (a, b):
             s.cleanup()
+
+
+# ---- Snapshots by the log's size (auto-aof-rewrite-*) ----
+
+
+def raft_snapshot_index(server):
+    return server.client().info("raft")["raft_snapshot_index"]
+
+
+def aof_sizes(server):
+    info = persistence(server)
+    return info["aof_current_size"], info["aof_base_size"]
+
+
+def write_until(server, size, prefix):
+    """Writes batches of 100 keys until aof_current_size reaches 'size'."""
+    r = server.client()
+    for batch in range(100 * size // MB + 100):
+        if aof_sizes(server)[0] >= size:
+            return
+        r.mset({f"{prefix}{batch}:{j}": VALUE for j in range(100)})
+    raise AssertionError(f"aof_current_size stays under {size}: {aof_sizes(server)}")
+
+
+def holds_for(predicate, seconds, what):
+    """A bounded check that 'predicate' stays true (several server crons)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert predicate(), what
+        time.sleep(0.1)
+
+
+def newest_snapshot_size(server):
+    newest = max(snapshot_files(server), key=lambda f: int(f.split("-")[2]))
+    return os.path.getsize(os.path.join(server.dir, "raft", newest))
+
+
+def test_snapshot_once_the_log_outgrows_min_size():
+    s = node("--auto-aof-rewrite-min-size", "1mb")
+    try:
+        wait_leader(s)
+        r = s.client()
+        write_until(s, MB // 2, "half:")
+        current, base = aof_sizes(s)
+        assert MB // 2 <= current < MB and base == 0
+        holds_for(lambda: raft_snapshot_index(s) == 0, 1.0, "no snapshot under min-size")
+        write_until(s, MB + 1, "more:")
+        wait_until(lambda: raft_snapshot_index(s) > 0, timeout=30, what="an automatic snapshot")
+        wait_rewrite_done(s)
+        assert re.search(r"Starting automatic rewriting of AOF on \d+% growth", s.read_log())
+        current, base = aof_sizes(s)
+        # The base is the stored payload; the log since it is the rest.
+        assert base == newest_snapshot_size(s) > 0
+        assert current >= base
+        r.mset({f"after:{j}": VALUE for j in range(100)})
+        assert aof_sizes(s)[0] > current
+        assert len(snapshot_files(s)) == 1  # 100% more is needed for the next one
+    finally:
+        s.cleanup()
+
+
+def test_config_set_turns_the_size_policy_on():
+    """Percentage 0: no snapshot however large the log; CONFIG SET of either
+    directive takes effect at the next cron."""
+    s = node("--auto-aof-rewrite-percentage", "0")
+    try:
+        wait_leader(s)
+        r = s.client()
+        write_until(s, 3 * MB, "k:")
+        holds_for(lambda: raft_snapshot_index(s) == 0, 1.5, "no snapshot with percentage 0")
+        assert r.config_set("auto-aof-rewrite-percentage", 100) is True
+        # Still under the default 64mb.
+        holds_for(lambda: raft_snapshot_index(s) == 0, 1.0, "no snapshot under 64mb")
+        assert r.config_set("auto-aof-rewrite-min-size", "2mb") is True
+        assert r.config_get("auto-aof-rewrite-*") == {"auto-aof-rewrite-percentage": "100",
+                                                      "auto-aof-rewrite-min-size": "2097152"}
+        wait_until(lambda: raft_snapshot_index(s) > 0, timeout=30, what="a snapshot after SET")
+        assert "Starting automatic rewriting of AOF" in s.read_log()
+    finally:
+        s.cleanup()
+
+
+def test_every_member_compacts_its_own_log():
+    args = ("--auto-aof-rewrite-min-size", "1mb")
+    a, b, c = node(*args), node(*args), node(*args)
+    try:
+        ra = a.client()
+        wait_leader(a)
+        join(b, a)
+        join(c, a)
+        write_until(a, MB + 1, "k:")
+
+        def all_compacted():
+            ra.incr("tick")  # a follower takes its snapshot at the next entry
+            return all(raft_snapshot_index(m) > 0 for m in (a, b, c))
+
+        wait_until(all_compacted, timeout=60, interval=0.2, what="a snapshot on every member")
+        for m in (a, b, c):
+            log = m.read_log()
+            assert "Starting automatic rewriting of AOF" in log and "log compacted" in log
+            assert "Raft snapshot restored" not in log  # its own, not the leader's
+    finally:
+        for m in (a, b, c):
+            m.cleanup()
+
+
+def test_info_persistence_aof_sizes_where_redis_has_them():
+    """aof_current_size and aof_base_size follow aof_last_write_status in
+    Redis 7.0's order, and only with appendonly on."""
+    for appendonly in ("yes", "no"):
+        ours = Server(KEYRAFT, args=["--appendonly", appendonly]).start()
+        theirs = Server(REDIS, args=["--appendonly", appendonly]).start()
+        try:
+            wait_until(lambda: persistence(ours)["loading"] == 0, what="loaded")
+            mine = list(ours.client().info("persistence"))
+            ref = list(theirs.client().info("persistence"))
+            assert [f for f in mine if f in ref] == [f for f in ref if f in mine]
+            has = appendonly == "yes"
+            assert ("aof_current_size" in mine) == ("aof_current_size" in ref) == has
+            assert ("aof_base_size" in mine) == ("aof_base_size" in ref) == has
+        finally:
+            ours.cleanup()
+            theirs.cleanup()
