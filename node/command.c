@@ -100,6 +100,16 @@ static uint32_t parse_flags(const char *names) {
     return flags;
 }
 
+/* The last name looked up, byte for byte as sent: clients, pipelines and
+ * log entries repeat the same few commands, and comparing a few bytes costs
+ * less than hashing them case-insensitively. The table never changes after
+ * command_table_init, so only close has to forget it. */
+static struct {
+    char name[16];
+    size_t len;
+    struct command *cmd;
+} last_lookup;
+
 static int by_name(const void *a, const void *b) {
     return strcmp((*(struct command *const *)a)->name, (*(struct command *const *)b)->name);
 }
@@ -160,10 +170,19 @@ void command_table_close(void) {
     top_list = NULL;
     top_count = 0;
     dict_close(&top_level, NULL);
+    last_lookup.len = 0;
 }
 
 struct command *command_lookup(const char *name, size_t len) {
-    return dict_find(&top_level, name, len);
+    if (len == last_lookup.len && len != 0 && memcmp(name, last_lookup.name, len) == 0)
+        return last_lookup.cmd;
+    struct command *cmd = dict_find(&top_level, name, len);
+    if (len <= sizeof(last_lookup.name)) {
+        memcpy(last_lookup.name, name, len);
+        last_lookup.len = len;
+        last_lookup.cmd = cmd;
+    }
+    return cmd;
 }
 
 struct command *command_lookup_sub(const struct command *parent, const char *name, size_t len) {
