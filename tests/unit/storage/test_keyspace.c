@@ -16,6 +16,31 @@ TEST(keyslot_matches_cluster_spec) {
     CHECK_EQ_INT(keyslot_crc16("123456789", 9), 0x31C3);
 }
 
+/* The CRC bit by bit, straight from its definition. */
+static uint16_t crc16_bitwise(const char *buf, size_t len) {
+    uint16_t crc = 0;
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)((uint8_t)buf[i] << 8);
+        for (int bit = 0; bit < 8; bit++)
+            crc = (uint16_t)((crc & 0x8000) ? (crc << 1) ^ 0x1021 : crc << 1);
+    }
+    return crc;
+}
+
+TEST(crc16_matches_the_bitwise_definition_at_every_length) {
+    char buf[70];
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        buf[i] = (char)x;
+    }
+    for (size_t len = 0; len <= sizeof(buf); len++)
+        for (size_t off = 0; off < 4 && off <= len; off++)
+            CHECK_EQ_INT(keyslot_crc16(buf + off, len - off), crc16_bitwise(buf + off, len - off));
+}
+
 struct counter {
     size_t n;
 };
