@@ -15,9 +15,13 @@
 
 #define SEGMENT (1024 * 1024 + 4096) /* more than one write of zeros */
 
-static int open_temp(char *path, size_t size) {
-    snprintf(path, size, "/tmp/kr-test-prealloc-XXXXXX");
-    return mkstemp(path);
+/* A new empty file, already unlinked: closing it removes it. */
+static int open_temp(void) {
+    char path[] = "/tmp/kr-test-prealloc-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
 }
 
 /* 1 if some extent of 'fd' is unwritten, 0 if none, -1 if the file system
@@ -54,10 +58,8 @@ static int all_zero(int fd, off_t from, off_t to) {
 }
 
 TEST(a_new_file_is_written_with_zeros) {
-    char path[64];
-    int fd = open_temp(path, sizeof(path));
+    int fd = open_temp();
     CHECK(fd >= 0);
-    unlink(path);
     CHECK_EQ_INT(posix_fallocate(fd, 0, SEGMENT), 0);
     struct stat st;
     CHECK(fstat(fd, &st) == 0);
@@ -69,10 +71,8 @@ TEST(a_new_file_is_written_with_zeros) {
 }
 
 TEST(content_below_the_old_size_is_kept) {
-    char path[64];
-    int fd = open_temp(path, sizeof(path));
+    int fd = open_temp();
     CHECK(fd >= 0);
-    unlink(path);
     CHECK(pwrite(fd, "keyraft", 7, 100) == 7);
     CHECK_EQ_INT(posix_fallocate(fd, 50, 8192), 0);
     struct stat st;
@@ -90,10 +90,8 @@ TEST(content_below_the_old_size_is_kept) {
 }
 
 TEST(bad_arguments_are_refused) {
-    char path[64];
-    int fd = open_temp(path, sizeof(path));
+    int fd = open_temp();
     CHECK(fd >= 0);
-    unlink(path);
     CHECK_EQ_INT(posix_fallocate(fd, -1, 10), EINVAL);
     CHECK_EQ_INT(posix_fallocate(fd, 0, 0), EINVAL);
     CHECK_EQ_INT(posix_fallocate(fd, INT64_MAX, 10), EFBIG);
