@@ -455,6 +455,25 @@ static void add_back_dropped(struct group *g) {
     }
 }
 
+/* Members that asked to leave (KEYRAFT LEAVE) while another membership
+ * change was under way (the library takes one at a time, e.g. while it
+ * promotes a member that just joined): removed as soon as it takes one. */
+static uint64_t leaving[MAX_MEMBERS];
+static size_t leaving_count;
+
+static void remove_leaving(struct group *g) {
+    if (!group_is_leader(g)) {
+        leaving_count = 0; /* the next leader hears from remove_departed */
+        return;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < leaving_count; i++)
+        if (group_remove_member(g, leaving[i], on_departed_removed,
+                                (void *)(uintptr_t)leaving[i]) == GROUP_ECHANGING)
+            leaving[kept++] = leaving[i];
+    leaving_count = kept;
+}
+
 static void on_sync_timer(uv_timer_t *t) {
     (void)t;
     struct cluster_state *cs = cluster_mode_state();
@@ -466,6 +485,7 @@ static void on_sync_timer(uv_timer_t *t) {
     if (g == NULL)
         return;
     add_back_dropped(g);
+    remove_leaving(g);
     cluster_shard_sync();
 }
 
@@ -668,6 +688,16 @@ void cmd_keyraft_leave(struct exec_ctx *ctx) {
         return;
     }
     int rc = group_remove_member(g, (uint64_t)id, on_departed_removed, (void *)(uintptr_t)id);
+    if (rc == GROUP_ECHANGING && leaving_count < MAX_MEMBERS) {
+        /* Removed once the change under way commits, within milliseconds:
+         * the member need not wait for that. */
+        bool queued = false;
+        for (size_t i = 0; i < leaving_count; i++)
+            queued |= leaving[i] == (uint64_t)id;
+        if (!queued)
+            leaving[leaving_count++] = (uint64_t)id;
+        rc = GROUP_OK;
+    }
     if (rc != GROUP_OK) {
         resp_add_errorf(ctx->out, "ERR can't remove the member: %s", group_strerror(rc));
         return;

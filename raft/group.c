@@ -93,6 +93,8 @@ static int from_raft(int rv) {
         return GROUP_ELEADERSHIPLOST;
     case RAFT_SHUTDOWN:
         return GROUP_ESHUTDOWN;
+    case RAFT_CANTCHANGE:
+        return GROUP_ECHANGING;
     default:
         return GROUP_EIO;
     }

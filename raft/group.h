@@ -34,6 +34,7 @@
     X(GROUP_ESHUTDOWN, -5, "group shutting down")                                                  \
     X(GROUP_EBUSY, -6, "a snapshot is already being taken")                                        \
     X(GROUP_ENOSNAPSHOTS, -7, "snapshots are not configured")                                      \
+    X(GROUP_ECHANGING, -8, "another membership change is under way")                               \
     X(GROUP_CURRENT, 1, "the last snapshot already holds every applied entry")
 
 enum group_error {
