@@ -121,7 +121,8 @@ class Server:
         if hasattr(self, "log"):
             self.log.close()
         report = self.sanitizer_report() if os.path.exists(self.log_path) else None
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not os.environ.get("KR_KEEP_DIRS"):  # set it to read a failed test's logs afterwards
+            shutil.rmtree(self.dir, ignore_errors=True)
         if report:
             raise AssertionError(f"sanitizer report from {self.binary}:\n{report}")
 
