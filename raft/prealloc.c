@@ -21,8 +21,9 @@
 #include <unistd.h>
 
 /* Written in large pieces: the library opens segments with O_DSYNC, so
- * every write is synchronous. Untouched .bss pages cost no memory. */
-static const char zeros[1 << 20];
+ * every write is synchronous. Not const: a const array would take 1 MiB of
+ * the executable, while .bss pages that are only read cost nothing. */
+static char zeros[1 << 20];
 
 int posix_fallocate(int fd, off_t offset, off_t len) {
     if (offset < 0 || len <= 0)
