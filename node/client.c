@@ -7,6 +7,7 @@
 #include "node/acl.h"
 #include "node/dispatch.h"
 #include "node/log.h"
+#include "node/prefetch.h"
 #include "node/server.h"
 
 #include <stdlib.h>
@@ -121,6 +122,7 @@ static void write_pending(struct client *c) {
     }
     if (c->out.len > 0) {
         uv_buf_t buf = uv_buf_init(c->out.buf, (unsigned)c->out.len);
+        server.stats.writes_processed++;
         int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
         if (n == UV_EAGAIN)
             n = 0;
@@ -141,6 +143,7 @@ static void write_pending(struct client *c) {
             server.stats.net_output_bytes += c->inflight.len;
             buf = uv_buf_init(c->inflight.buf, (unsigned)c->inflight.len);
             c->write_req.data = c;
+            server.stats.writes_processed++;
             if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
                 client_close(c);
                 return;
@@ -232,9 +235,12 @@ void client_commits_done(struct client *c) {
 }
 
 void client_process_input(struct client *c) {
+    size_t prefetched_to = 0; /* qbuf offset up to which keys were prefetched */
     while (!(c->flags &
              (CLIENT_CLOSING | CLIENT_CLOSE_AFTER_REPLY | CLIENT_BLOCKED | CLIENT_REPLY_HELD)) &&
            c->qstart < c->qlen) {
+        if (c->qstart >= prefetched_to)
+            prefetched_to = prefetch_pipeline(c);
         bool behind_writes = c->flags & CLIENT_COMMIT_WAIT;
         /* Inline requests are unescaped in place and cannot be parsed twice:
          * they wait until the writes are applied. */
@@ -306,6 +312,10 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     (void)buf;
     struct client *c = stream->data;
+    /* libuv reports a read that would block as 0: no read happened. Redis
+     * 7.0 counts every read, the one that finds EOF too. */
+    if (nread != 0)
+        server.stats.reads_processed++;
     if (nread < 0 || buf->base == NULL) {
         client_close(c);
         return;

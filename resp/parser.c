@@ -49,6 +49,10 @@ static void reset_command(struct resp_parser *p) {
     p->bulk_len = -1;
 }
 
+void resp_parser_reset(struct resp_parser *p) {
+    reset_command(p);
+}
+
 static int reserve_args(struct resp_parser *p, long long want) {
     if (want <= p->cap)
         return 0;

@@ -60,6 +60,9 @@ struct resp_parser {
 
 void resp_parser_init(struct resp_parser *p, long long max_bulk_len);
 void resp_parser_close(struct resp_parser *p);
+/* Forgets a partially parsed command: the next resp_parse starts a new one
+ * at the start of the buffer it is given. Keeps the settings and arrays. */
+void resp_parser_reset(struct resp_parser *p);
 
 /* Parses the next command from 'buf' (the caller's unconsumed bytes, 'len' of
  * them). Returns RESP_OK with argc/argv/argvlen/consumed filled in; RESP_EMPTY

@@ -332,6 +332,35 @@ def test_pipeline_of_20000_in_one_write(target):
     assert got == expect
 
 
+def test_mixed_pipeline_matches_redis(server, reference):
+    """A pipeline that keyraft reads ahead of (node/prefetch.c): reads of
+    present and absent keys, writes, a subcommand, a wrong type, a key-less
+    command, an inline request in the middle, SELECT, and a last command
+    that arrives in two pieces: the replies are Redis's, byte for byte."""
+    data = b"".join([
+        command("SET", "p:a", "1"), command("RPUSH", "p:l", "x"),
+        command("GET", "p:a"), command("GET", "p:absent"), command("GET", "p:l"),
+        command("STRLEN", "p:a"), command("OBJECT", "ENCODING", "p:a"), command("PING"),
+        command("MGET", "p:a", "p:absent"), b"EXISTS p:a p:l\r\n", command("LLEN", "p:l"),
+        command("SELECT", "1"), command("GET", "p:a"), command("SET", "p:a", "2"),
+        command("GET", "p:a"), command("SELECT", "0"), command("GET", "p:a"),
+        command("DEL", "p:a", "p:l"), command("GET"),
+    ])
+    tail = command("GET", "p:a")
+    cleanup = b"".join([command("SELECT", "1"), command("DEL", "p:a"), command("SELECT", "0"),
+                        command("DEL", "p:a", "p:l"), command("QUIT")])
+
+    def replies(target):
+        exchange(target, cleanup)  # the reference server lives for the session
+        with connect(target) as s:
+            s.sendall(data + tail[:7])
+            time.sleep(0.05)
+            s.sendall(tail[7:] + command("QUIT"))
+            return read_until_closed(s)
+
+    assert replies(server) == replies(reference)
+
+
 def test_inline_pipeline(target):
     n = 10000
     with connect(target, timeout=30) as s:

@@ -47,6 +47,20 @@ TEST(multibulk_every_split) {
     }
 }
 
+TEST(reset_forgets_a_partial_command) {
+    struct fixture f;
+    setup(&f);
+    char partial[] = "*2\r\n$3\r\nGET\r\n$5\r\nhel";
+    CHECK_EQ_INT(resp_parse(&f.p, partial, strlen(partial)), RESP_AGAIN);
+    resp_parser_reset(&f.p);
+    char other[] = "*1\r\n$4\r\nPING\r\n";
+    CHECK_EQ_INT(resp_parse(&f.p, other, strlen(other)), RESP_OK);
+    CHECK_EQ_INT(f.p.argc, 1);
+    CHECK_MEM(f.p.argv[0], f.p.argvlen[0], "PING");
+    CHECK_EQ_INT(f.p.consumed, strlen(other));
+    teardown(&f);
+}
+
 /* Multi-digit lengths take the parser's short-length path; every split of
  * them must too. */
 TEST(multidigit_lengths_every_split) {
