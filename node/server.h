@@ -25,6 +25,8 @@ struct server_stats {
     uint64_t net_output_bytes;
     uint64_t total_error_replies;
     uint64_t unexpected_error_replies;
+    uint64_t reads_processed;  /* client socket reads, EOF and errors included */
+    uint64_t writes_processed; /* client socket writes started */
 };
 
 struct server {
