@@ -80,6 +80,14 @@ bool blocking_is_blocked(const struct client *c) {
     return c->blocked != NULL;
 }
 
+size_t blocking_timeout_count(void) {
+    size_t n = 0;
+    for (const struct client *c = server.clients; c != NULL; c = c->next)
+        if (c->blocked != NULL && c->blocked->deadline_ms != 0)
+            n++;
+    return n;
+}
+
 int64_t blocking_parse_timeout(struct exec_ctx *ctx, int arg) {
     char buf[64];
     size_t len = ctx->argvlen[arg];

@@ -51,6 +51,8 @@ void blocking_unblock(struct client *c, bool timeout_reply);
 bool blocking_is_blocked(const struct client *c);
 /* Clients currently parked (INFO blocked_clients). */
 size_t blocking_count(void);
+/* Parked clients with a deadline (INFO clients_in_timeout_table). */
+size_t blocking_timeout_count(void);
 /* Parsing of a blocking timeout argument in seconds (fractions allowed), as
  * Redis 7.0: "ERR timeout is not a float or out of range", "ERR timeout is
  * negative". Returns the absolute deadline in ms (0 = forever) or -1 after

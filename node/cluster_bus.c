@@ -74,6 +74,20 @@ static struct {
 
 /* ---- Links ---- */
 
+size_t cluster_bus_link_count(void) {
+    size_t n = 0;
+    for (const struct link *l = bus.links; l != NULL; l = l->next)
+        n++;
+    return n;
+}
+
+size_t cluster_bus_links_bytes(void) {
+    size_t bytes = 0;
+    for (const struct link *l = bus.links; l != NULL; l = l->next)
+        bytes += sizeof(*l) + sizeof(*l->tcp) + l->body_cap + l->out_cap + l->send_pending;
+    return bytes;
+}
+
 static void on_link_closed(uv_handle_t *handle) {
     struct link *link = handle->data;
     if (link->inbound)

@@ -45,5 +45,9 @@ void cluster_bus_publish(const char *channel, size_t chlen, const char *msg, siz
 size_t cluster_bus_info(char *buf, size_t cap);
 /* Writes CLUSTER LINKS's reply: one map per link. */
 void cluster_bus_links_reply(struct resp_out *out);
+/* Open bus links, inbound and outbound (INFO cluster_connections), and
+ * the bytes they hold: records and buffers (INFO mem_cluster_links). */
+size_t cluster_bus_link_count(void);
+size_t cluster_bus_links_bytes(void);
 
 #endif

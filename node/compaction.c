@@ -42,6 +42,8 @@ static struct {
     bool last_ok;
     long long last_time_sec;
     int64_t last_failure_ms;
+    long long rewrites;             /* snapshot children forked (aof_rewrites) */
+    long long consecutive_failures; /* snapshots failed since the last success */
 } st = {.last_ok = true, .last_time_sec = -1};
 
 static void reset_state(void) {
@@ -74,6 +76,7 @@ static int fork_payload_writer(void *arg, const char *path) {
         return -1;
     }
     persist_note_fork(fork_usec);
+    st.rewrites++;
     if (st.group != shard_group())
         reset_state();
     if (!st.in_progress)
@@ -97,6 +100,7 @@ static void snapshot_done(void *arg, int status, uint64_t index, const char *pat
         st.last_failure_ms = server_now_ms();
     }
     persist_note_background_save(ok, secs, st.dirty_at_start);
+    st.consecutive_failures = ok ? 0 : st.consecutive_failures + 1;
     st.last_ok = ok;
     st.last_time_sec = secs;
     st.in_progress = st.running = st.save_dump = false;
@@ -265,6 +269,8 @@ void compaction_get_info(struct compaction_info *info) {
     info->last_ok = st.last_ok;
     info->last_time_sec = st.last_time_sec;
     info->current_time_sec = compaction_current_time_sec();
+    info->rewrites = st.rewrites;
+    info->consecutive_failures = st.consecutive_failures;
     uint64_t log_bytes = 0, base = 0;
     if (shard_group() != NULL)
         group_log_sizes(shard_group(), &log_bytes, &base);

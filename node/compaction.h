@@ -76,8 +76,10 @@ struct compaction_info {
     bool in_progress;
     bool scheduled;
     bool last_ok;
-    long long last_time_sec;    /* -1: none yet */
-    long long current_time_sec; /* -1: none running */
+    long long last_time_sec;        /* -1: none yet */
+    long long current_time_sec;     /* -1: none running */
+    long long rewrites;             /* snapshots started since startup */
+    long long consecutive_failures; /* failed snapshots since the last success */
     /* aof_current_size / aof_base_size: the last snapshot plus the log
      * applied since, and that snapshot, in bytes (0: no group). */
     long long current_size;

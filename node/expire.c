@@ -25,6 +25,7 @@
 #define ACTIVE_EXPIRE_TIME_CHECK    16 /* loops between clock reads */
 
 static int next_db; /* where the previous pass stopped */
+static struct expire_stats stats;
 
 /* Proposes "DEL key" in database 'dbid' with nobody waiting for the reply.
  * The key is copied first: the DEL frees the record that holds it. The
@@ -92,12 +93,15 @@ void expire_active_cycle(void) {
     int dbs = cfg.databases < ACTIVE_EXPIRE_DBS_PER_CALL ? (int)cfg.databases
                                                          : ACTIVE_EXPIRE_DBS_PER_CALL;
     bool out_of_time = false;
+    long long total_sampled = 0, total_expired = 0;
     for (int n = 0; n < dbs && !out_of_time; n++) {
         int dbid = next_db;
         next_db = (next_db + 1) % (int)cfg.databases;
         int loops = 0, sampled, expired;
         do {
             sampled = sample_db(del, dbid, &expired);
+            total_sampled += sampled;
+            total_expired += expired;
             if (++loops % ACTIVE_EXPIRE_TIME_CHECK == 0 &&
                 server_monotonic_us() - start_us > budget_us) {
                 out_of_time = true;
@@ -105,4 +109,16 @@ void expire_active_cycle(void) {
             }
         } while (sampled > 0 && expired * 100 > sampled * ACTIVE_EXPIRE_STALE_PERC);
     }
+    /* Redis 7.0 activeExpireCycle: the time used, the passes cut short, and
+     * a moving average (weight 0.05) of the share of sampled keys found
+     * expired. */
+    stats.cycle_time_us += server_monotonic_us() - start_us;
+    if (out_of_time)
+        stats.time_cap_reached_count++;
+    double perc = total_sampled ? (double)total_expired / (double)total_sampled : 0.0;
+    stats.stale_perc = perc * 0.05 + stats.stale_perc * 0.95;
+}
+
+void expire_get_stats(struct expire_stats *out) {
+    *out = stats;
 }

@@ -9,10 +9,21 @@
 #ifndef KR_NODE_EXPIRE_H
 #define KR_NODE_EXPIRE_H
 
+#include <stdint.h>
+
 /* Runs one bounded pass, from the server cron (cfg.hz times a second).
  * Must be called on the leader with no write of its own in progress. Uses at
  * most about a quarter of the cron period, resuming where the last pass
  * stopped. */
 void expire_active_cycle(void);
+
+/* What INFO stats reports of the cycle (Redis 7.0 expired_stale_perc,
+ * expired_time_cap_reached_count, expire_cycle_cpu_milliseconds). */
+struct expire_stats {
+    double stale_perc; /* moving average share (0..1) of sampled keys expired */
+    uint64_t time_cap_reached_count;
+    uint64_t cycle_time_us;
+};
+void expire_get_stats(struct expire_stats *out);
 
 #endif

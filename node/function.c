@@ -96,6 +96,25 @@ size_t function_count(void) {
     return n;
 }
 
+size_t function_library_count(void) {
+    return registry.count;
+}
+
+size_t function_memory_bytes(void) {
+    size_t bytes = registry.cap * sizeof(*registry.libs);
+    for (size_t i = 0; i < registry.count; i++) {
+        const struct library *lib = registry.libs[i];
+        bytes += sizeof(*lib) + strlen(lib->name) + 1 + lib->code_len + 1;
+        for (size_t j = 0; j < lib->function_count; j++) {
+            const struct function *f = &lib->functions[j];
+            bytes += sizeof(*f) + strlen(f->name) + 1;
+            if (f->description != NULL)
+                bytes += strlen(f->description) + 1;
+        }
+    }
+    return bytes;
+}
+
 static void remove_at(size_t i) {
     free_library(registry.libs[i]);
     memmove(&registry.libs[i], &registry.libs[i + 1],

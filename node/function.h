@@ -49,6 +49,10 @@ void function_flush(void);
 /* Libraries in load order; borrowed until the next change. */
 struct library *const *function_libraries(size_t *count);
 size_t function_count(void);
+size_t function_library_count(void);
+/* Bytes of the registry outside the Lua state: library and function records,
+ * names, descriptions and code (INFO used_memory_functions). */
+size_t function_memory_bytes(void);
 /* FUNCTION DUMP: writes the payload as a bulk to 'out'. */
 void function_dump(struct resp_out *out);
 /* FUNCTION RESTORE: replies +OK or Redis's error. */

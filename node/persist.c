@@ -48,6 +48,10 @@ static struct {
     long long last_bgsave_time_sec;
     int64_t last_try_s;
     long long latest_fork_usec;
+    long long total_forks; /* BGSAVE and Raft snapshot children started */
+    long long rdb_saves;   /* SAVE and BGSAVE runs, as Redis 7.0 stat_rdb_saves */
+    long long last_load_keys;
+    long long save_keys_total; /* keys when the running child forked, 0: none */
     uv_signal_t sigchld;
     /* loading */
     bool loading;
@@ -262,6 +266,7 @@ static int write_file(void) {
 /* ---- SAVE and BGSAVE ---- */
 
 int persist_save(void) {
+    st.rdb_saves++;
     if (write_file() != 0)
         return -1;
     log_notice("DB saved on disk");
@@ -304,6 +309,7 @@ bool persist_child_running(void) {
 }
 
 void persist_note_background_save(bool ok, long long duration_s, long long dirty_at_start) {
+    st.save_keys_total = 0;
     st.last_bgsave_ok = ok;
     st.last_bgsave_time_sec = duration_s;
     if (ok) {
@@ -312,8 +318,22 @@ void persist_note_background_save(bool ok, long long duration_s, long long dirty
     }
 }
 
+/* Keys in every database: what a child forked now will write (Redis 7.0
+ * current_save_keys_total). */
+static long long total_keys(void) {
+    long long n = 0;
+    for (long long i = 0; i < cfg.databases; i++) {
+        struct keyspace *ks = server_db_if_exists((int)i);
+        if (ks != NULL)
+            n += (long long)keyspace_size(ks);
+    }
+    return n;
+}
+
 void persist_note_fork(long long fork_usec) {
     st.latest_fork_usec = fork_usec;
+    st.total_forks++;
+    st.save_keys_total = total_keys();
 }
 
 void persist_schedule_bgsave(void) {
@@ -322,6 +342,8 @@ void persist_schedule_bgsave(void) {
 
 int persist_bgsave(void) {
     st.last_try_s = server_now_ms() / 1000;
+    /* Redis 7.0 rdbSaveBackground counts the attempt before it forks. */
+    st.rdb_saves++;
     /* On a Raft leader a BGSAVE is a Raft snapshot, which also leaves the
      * dump file; when the last snapshot is current, a plain one follows. */
     if (compaction_takes_saves()) {
@@ -346,6 +368,8 @@ int persist_bgsave(void) {
         log_warning("Can't save in background: fork: %s", strerror(errno));
         return -1;
     }
+    st.total_forks++;
+    st.save_keys_total = total_keys();
     log_notice("Background saving started by pid %d (fork took %lld us)", (int)pid,
                st.latest_fork_usec);
     st.child = pid;
@@ -380,6 +404,7 @@ static void reap_child(void) {
     st.last_bgsave_ok = ok;
     st.last_bgsave_time_sec = (server_now_ms() - st.child_start_ms) / 1000;
     st.child = -1;
+    st.save_keys_total = 0;
 }
 
 static void on_sigchld(uv_signal_t *handle, int signum) {
@@ -553,6 +578,7 @@ static void on_load_turn(uv_idle_t *handle) {
     if (persist_restore_functions(aux, aux != NULL ? aux_len : 0) != 0)
         log_warning("The function libraries in %s are damaged: not loaded", st.load_path);
     uint64_t keys = snapshot_loader_keys(st.loader);
+    st.last_load_keys = (long long)keys;
     for (long long i = 0; i < cfg.databases; i++) {
         keyspace_free(server.dbs[i]);
         server.dbs[i] = loaded[i];
@@ -606,6 +632,10 @@ void persist_get_info(struct persist_info *info) {
     info->loading_total_bytes = (long long)st.map_len;
     info->loading_loaded_bytes =
         st.loader != NULL ? (long long)snapshot_loader_offset(st.loader) : 0;
+    info->total_forks = st.total_forks;
+    info->rdb_saves = st.rdb_saves;
+    info->last_load_keys_loaded = st.last_load_keys;
+    info->save_keys_total = st.save_keys_total;
 }
 
 long long persist_latest_fork_usec(void) {

@@ -67,7 +67,8 @@ bool persist_child_running(void);
  * rdb_last_bgsave_status/time, and on success LASTSAVE and the changes
  * counted since 'dirty_at_start'. */
 void persist_note_background_save(bool ok, long long duration_s, long long dirty_at_start);
-/* How long the latest fork took (INFO latest_fork_usec). */
+/* A child was forked elsewhere (a Raft snapshot) in 'fork_usec': INFO
+ * latest_fork_usec and total_forks. */
 void persist_note_fork(long long fork_usec);
 /* BGSAVE SCHEDULE while a child runs: start one as soon as it ends. */
 void persist_schedule_bgsave(void);
@@ -96,6 +97,10 @@ struct persist_info {
     long long last_bgsave_time_sec;    /* -1: none yet */
     long long current_bgsave_time_sec; /* -1: none running */
     long long loading_start_time, loading_loaded_bytes, loading_total_bytes;
+    long long total_forks;           /* children forked (BGSAVE, Raft snapshots) */
+    long long rdb_saves;             /* SAVE and BGSAVE runs since startup */
+    long long last_load_keys_loaded; /* keys in the dump file loaded at startup */
+    long long save_keys_total;       /* keys when the running child forked (0: none) */
 };
 void persist_get_info(struct persist_info *info);
 /* How long the last fork took (INFO stats latest_fork_usec). */

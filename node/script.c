@@ -1104,3 +1104,10 @@ void script_close(void) {
 lua_State *script_lua(void) {
     return engine.L;
 }
+
+size_t script_vm_bytes(void) {
+    if (engine.L == NULL)
+        return 0;
+    return (size_t)lua_gc(engine.L, LUA_GCCOUNT, 0) * 1024 +
+           (size_t)lua_gc(engine.L, LUA_GCCOUNTB, 0);
+}

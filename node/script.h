@@ -43,6 +43,10 @@ void script_close(void);
 /* The engine's state, for node/function.c. */
 lua_State *script_lua(void);
 
+/* Bytes the Lua state holds (lua_gc LUA_GCCOUNT/LUA_GCCOUNTB): EVAL scripts
+ * and function libraries together, as they share the one state. */
+size_t script_vm_bytes(void);
+
 /* ---- Compiling ---- */
 
 /* Compiles 'code' ('len' bytes) under 'chunkname' ("@user_script"); a first
@@ -99,6 +103,11 @@ bool script_cache_exists(const char *sha, size_t len);
  * or NULL. */
 const char *script_cache_body(const char *sha, size_t len, size_t *body_len);
 void script_cache_flush(void);
+
+/* How many scripts the cache holds, and the bytes of their SHA-1 names and
+ * sources (INFO number_of_cached_scripts, used_memory_scripts_eval). */
+size_t script_cache_count(void);
+size_t script_cache_bytes(void);
 /* Creates the cache's tables in 'L' (at engine start-up). */
 void script_cache_init(lua_State *L);
 

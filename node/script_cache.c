@@ -19,6 +19,8 @@ static struct {
     int functions_ref; /* sha -> compiled function */
     int flags_ref;     /* sha -> declared flags */
     int body_ref;      /* sha -> source (to log EVALSHA as EVAL) */
+    size_t count;      /* scripts in the tables */
+    size_t bytes;      /* their SHA-1 names (with NUL) and sources */
 } cache;
 
 void script_cache_init(lua_State *L) {
@@ -181,6 +183,8 @@ int script_cache_add(const char *body, size_t len, char sha[41], unsigned *flags
     lua_pushlstring(L, body, len);
     lua_setfield(L, -2, sha);
     lua_pop(L, 1);
+    cache.count++;
+    cache.bytes += 41 + len;
     if (!push)
         lua_pop(L, 1);
     return 0;
@@ -195,6 +199,16 @@ void script_cache_flush(void) {
     lua_newtable(L);
     lua_rawseti(L, LUA_REGISTRYINDEX, cache.body_ref);
     lua_gc(L, LUA_GCCOLLECT, 0);
+    cache.count = 0;
+    cache.bytes = 0;
+}
+
+size_t script_cache_count(void) {
+    return cache.count;
+}
+
+size_t script_cache_bytes(void) {
+    return cache.bytes;
 }
 
 const char *script_cache_body(const char *sha, size_t len, size_t *body_len) {

@@ -79,6 +79,7 @@ static struct dict clients_by_id;
 static struct dict tracked;      /* struct tracked_key */
 static struct dict prefix_table; /* struct bcast_prefix */
 static size_t tracking_clients;  /* clients with TRACKING_ON */
+static size_t tracked_items;     /* client ids over all of 'tracked' */
 static bool ready;
 static bool broadcasting; /* defer freeing prefixes while a broadcast walks them */
 
@@ -264,6 +265,7 @@ static void remember_key(uint64_t id, const char *key, size_t len) {
         t->cap = cap;
     }
     t->ids[t->count++] = id;
+    tracked_items++;
 }
 
 static void free_tracked(void *elem) {
@@ -449,6 +451,7 @@ void tracking_invalidate_key(struct exec_ctx *ctx, const char *key, size_t len) 
         }
         send_key(c, key, len);
     }
+    tracked_items -= t->count;
     free_tracked(t);
 }
 
@@ -482,6 +485,14 @@ void tracking_invalidate_all(struct exec_ctx *ctx) {
     /* Redis 7.0 reclaims the whole table on a flush. */
     dict_close(&tracked, free_tracked);
     dict_init(&tracked, &tracked_type);
+    tracked_items = 0;
+}
+
+void tracking_get_stats(struct tracking_stats *st) {
+    st->clients = tracking_clients;
+    st->keys = ready ? dict_size(&tracked) : 0;
+    st->items = tracked_items;
+    st->prefixes = ready ? dict_size(&prefix_table) : 0;
 }
 
 /* ---- Enabling ---- */

@@ -86,4 +86,14 @@ bool tracking_is_bcast(const struct client *c);
 bool tracking_redirect_broken(const struct client *c);
 long long tracking_redirect_id(const struct client *c);
 
+/* What INFO reports (Redis 7.0 tracking_clients, tracking_total_keys,
+ * tracking_total_items, tracking_total_prefixes). */
+struct tracking_stats {
+    size_t clients;  /* connections with tracking on */
+    size_t keys;     /* keys remembered for default-mode clients */
+    size_t items;    /* (key, client) pairs among those keys */
+    size_t prefixes; /* distinct BCAST prefixes */
+};
+void tracking_get_stats(struct tracking_stats *st);
+
 #endif
