@@ -4,11 +4,18 @@
  * server.stats and in each command's stats. A field Redis prints for a
  * feature keyraft lacks is left out rather than faked. */
 #include "node/info.h"
+#include "node/info_internal.h"
 
+#include "node/blocking.h"
 #include "node/client.h"
+#include "node/cluster_bus.h"
 #include "node/command.h"
 #include "node/config.h"
 #include "node/config_table.h"
+#include "node/expire.h"
+#include "node/migrate_conn.h"
+#include "node/pubsub.h"
+#include "node/tracking.h"
 #include "node/log.h"
 #include "node/compaction.h"
 #include "node/persist.h"
@@ -33,15 +40,7 @@
 
 /* ---- Text buffer ---- */
 
-struct text {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-};
-
-static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_printf(struct text *t, const char *fmt, ...) {
+void text_printf(struct text *t, const char *fmt, ...) {
     if (t->failed)
         return;
     for (;;) {
@@ -71,7 +70,7 @@ static void text_printf(struct text *t, const char *fmt, ...) {
 }
 
 /* Redis 7.0 bytesToHuman. */
-static void bytes_to_human(char *s, size_t size, unsigned long long n) {
+void bytes_to_human(char *s, size_t size, unsigned long long n) {
     static const char units[] = "KMGTP";
     if (n < 1024) {
         snprintf(s, size, "%lluB", n);
@@ -85,9 +84,6 @@ static void bytes_to_human(char *s, size_t size, unsigned long long n) {
         }
     }
 }
-
-static size_t client_buffers_bytes(void);
-static size_t peak_memory;
 
 /* ---- Rates (Redis 7.0 trackInstantaneousMetric) ---- */
 
@@ -122,9 +118,7 @@ void info_cron(void) {
     rate_track(&ops_rate, server.stats.commands_processed, now_ms);
     rate_track(&input_rate, server.stats.net_input_bytes, now_ms);
     rate_track(&output_rate, server.stats.net_output_bytes, now_ms);
-    size_t used = mem_used() + client_buffers_bytes();
-    if (used > peak_memory)
-        peak_memory = used;
+    info_memory_track_peak();
 }
 
 /* ---- Errorstats ---- */
@@ -191,6 +185,16 @@ static const char *replication_id(void) {
     return replid;
 }
 
+/* keyraft keeps its counters on one thread and uses no atomics; this names
+ * the API Redis 7.0's atomicvar.h picks for the same compiler. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && !defined(__STDC_NO_ATOMICS__)
+#define ATOMICVAR_API "c11-builtin"
+#elif defined(__ATOMIC_RELAXED)
+#define ATOMICVAR_API "atomic-builtin"
+#else
+#define ATOMICVAR_API "sync-builtin"
+#endif
+
 static void section_server(struct text *t) {
     struct utsname name;
     if (uname(&name) != 0)
@@ -218,6 +222,7 @@ static void section_server(struct text *t) {
 #ifdef __linux__
                 "multiplexing_api:epoll\r\n"
 #endif
+                "atomicvar_api:%s\r\n"
                 "gcc_version:%d.%d.%d\r\n"
                 "process_id:%ld\r\n"
                 "process_supervised:no\r\n"
@@ -233,19 +238,10 @@ static void section_server(struct text *t) {
                 "config_file:%s\r\n"
                 "io_threads_active:0\r\n",
                 KEYRAFT_REDIS_VERSION, cfg.cluster_enabled ? "cluster" : "standalone", name.sysname,
-                name.release, name.machine, (int)(sizeof(long) * 8), gcc[0], gcc[1], gcc[2],
-                (long)getpid(), server.run_id, cfg.port, (long long)now_ms * 1000,
+                name.release, name.machine, (int)(sizeof(long) * 8), ATOMICVAR_API, gcc[0], gcc[1],
+                gcc[2], (long)getpid(), server.run_id, cfg.port, (long long)now_ms * 1000,
                 (long long)uptime_s, (long long)uptime_s / 86400, cfg.hz, cfg.hz,
                 (unsigned)server.lru_clock, exe, cfg.config_file ? cfg.config_file : "");
-}
-
-/* Bytes of client buffers: malloc'ed outside storage/mem, but memory the
- * server uses all the same (Redis counts them in used_memory too). */
-static size_t client_buffers_bytes(void) {
-    size_t total = 0;
-    for (const struct client *c = server.clients; c != NULL; c = c->next)
-        total += sizeof(*c) + c->qcap + c->out.cap + c->inflight.cap;
-    return total;
 }
 
 static void section_clients(struct text *t) {
@@ -259,86 +255,20 @@ static void section_clients(struct text *t) {
         if (c->flags & CLIENT_BLOCKED)
             blocked++;
     }
+    struct tracking_stats ts;
+    tracking_get_stats(&ts);
     text_printf(t,
                 "# Clients\r\n"
                 "connected_clients:%llu\r\n"
+                "cluster_connections:%zu\r\n"
                 "maxclients:%lld\r\n"
                 "client_recent_max_input_buffer:%zu\r\n"
                 "client_recent_max_output_buffer:%zu\r\n"
-                "blocked_clients:%lld\r\n",
-                (unsigned long long)server.client_count, cfg.maxclients, max_in, max_out, blocked);
-}
-
-static size_t rss_bytes(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long size_pages = 0, resident_pages = 0;
-    int fields = fscanf(f, "%lu %lu", &size_pages, &resident_pages);
-    fclose(f);
-    return fields == 2 ? resident_pages * (size_t)sysconf(_SC_PAGESIZE) : 0;
-}
-
-void info_memory(struct info_memory *m) {
-    m->clients = client_buffers_bytes();
-    m->overhead = m->clients;
-    for (long long i = 0; i < cfg.databases; i++) {
-        struct keyspace *ks = server_db_if_exists((int)i);
-        if (ks != NULL)
-            m->overhead += keyspace_overhead_bytes(ks);
-    }
-    m->used = mem_used() + m->clients;
-    if (m->used > peak_memory)
-        peak_memory = m->used;
-    m->peak = peak_memory;
-    m->dataset = m->used > m->overhead ? m->used - m->overhead : 0;
-    m->rss = rss_bytes();
-}
-
-static void section_memory(struct text *t) {
-    struct info_memory m;
-    info_memory(&m);
-    size_t used = m.used, overhead = m.overhead, dataset = m.dataset, rss = m.rss;
-    size_t clients = m.clients;
-    size_t system = (size_t)sysconf(_SC_PHYS_PAGES) * (size_t)sysconf(_SC_PAGESIZE);
-    char used_h[32], rss_h[32], peak_h[32], system_h[32], max_h[32];
-    bytes_to_human(used_h, sizeof(used_h), used);
-    bytes_to_human(rss_h, sizeof(rss_h), rss);
-    bytes_to_human(peak_h, sizeof(peak_h), peak_memory);
-    bytes_to_human(system_h, sizeof(system_h), system);
-    bytes_to_human(max_h, sizeof(max_h), (unsigned long long)cfg.maxmemory);
-    char policy[64] = "";
-    const struct config_directive *d = config_find("maxmemory-policy");
-    if (d != NULL)
-        config_format(d, policy, sizeof(policy));
-    text_printf(t,
-                "# Memory\r\n"
-                "used_memory:%zu\r\n"
-                "used_memory_human:%s\r\n"
-                "used_memory_rss:%zu\r\n"
-                "used_memory_rss_human:%s\r\n"
-                "used_memory_peak:%zu\r\n"
-                "used_memory_peak_human:%s\r\n"
-                "used_memory_peak_perc:%.2f%%\r\n"
-                "used_memory_overhead:%zu\r\n"
-                "used_memory_dataset:%zu\r\n"
-                "used_memory_dataset_perc:%.2f%%\r\n"
-                "total_system_memory:%zu\r\n"
-                "total_system_memory_human:%s\r\n"
-                "maxmemory:%lld\r\n"
-                "maxmemory_human:%s\r\n"
-                "maxmemory_policy:%s\r\n"
-                "mem_fragmentation_ratio:%.2f\r\n"
-                "mem_fragmentation_bytes:%lld\r\n"
-                "mem_clients_normal:%zu\r\n"
-                "mem_allocator:libc\r\n"
-                "lazyfree_pending_objects:0\r\n"
-                "lazyfreed_objects:0\r\n",
-                used, used_h, rss, rss_h, peak_memory, peak_h,
-                peak_memory ? (double)used * 100 / (double)peak_memory : 0.0, overhead, dataset,
-                used ? (double)dataset * 100 / (double)used : 0.0, system, system_h, cfg.maxmemory,
-                max_h, policy, used ? (double)rss / (double)used : 0.0,
-                (long long)rss - (long long)used, clients);
+                "blocked_clients:%lld\r\n"
+                "tracking_clients:%zu\r\n"
+                "clients_in_timeout_table:%zu\r\n",
+                (unsigned long long)server.client_count, cluster_bus_link_count(), cfg.maxclients,
+                max_in, max_out, blocked, ts.clients, blocking_timeout_count());
 }
 
 static void section_persistence(struct text *t) {
@@ -349,24 +279,47 @@ static void section_persistence(struct text *t) {
     compaction_get_info(&c);
     text_printf(t, "# Persistence\r\nloading:%d\r\nasync_loading:0\r\n",
                 shard_is_loading() || p.loading ? 1 : 0);
+    /* keyraft does not measure copy-on-write and its children report no
+     * progress: the COW sizes, the fork percentage and the processed keys
+     * are 0, as Redis 7.0 shows before a child's first report. No modules,
+     * so no module fork. Loading never drops expired keys (a snapshot is
+     * replayed as written), so none are counted as expired on load. */
     text_printf(t,
+                "current_cow_peak:0\r\n"
+                "current_cow_size:0\r\n"
+                "current_cow_size_age:0\r\n"
+                "current_fork_perc:0.00\r\n"
+                "current_save_keys_processed:0\r\n"
+                "current_save_keys_total:%lld\r\n"
                 "rdb_changes_since_last_save:%lld\r\n"
                 "rdb_bgsave_in_progress:%d\r\n"
                 "rdb_last_save_time:%lld\r\n"
                 "rdb_last_bgsave_status:%s\r\n"
                 "rdb_last_bgsave_time_sec:%lld\r\n"
                 "rdb_current_bgsave_time_sec:%lld\r\n"
+                "rdb_saves:%lld\r\n"
+                "rdb_last_cow_size:0\r\n"
+                "rdb_last_load_keys_expired:0\r\n"
+                "rdb_last_load_keys_loaded:%lld\r\n",
+                p.save_keys_total, server.dirty, p.bgsave_in_progress ? 1 : 0,
+                (long long)server.lastsave_s, p.last_bgsave_ok ? "ok" : "err",
+                p.last_bgsave_time_sec, p.current_bgsave_time_sec, p.rdb_saves,
+                p.last_load_keys_loaded);
+    text_printf(t,
                 "aof_enabled:%d\r\n"
                 "aof_rewrite_in_progress:%d\r\n"
                 "aof_rewrite_scheduled:%d\r\n"
                 "aof_last_rewrite_time_sec:%lld\r\n"
                 "aof_current_rewrite_time_sec:%lld\r\n"
                 "aof_last_bgrewrite_status:%s\r\n"
-                "aof_last_write_status:ok\r\n",
-                server.dirty, p.bgsave_in_progress ? 1 : 0, (long long)server.lastsave_s,
-                p.last_bgsave_ok ? "ok" : "err", p.last_bgsave_time_sec, p.current_bgsave_time_sec,
+                "aof_rewrites:%lld\r\n"
+                "aof_rewrites_consecutive_failures:%lld\r\n"
+                "aof_last_write_status:ok\r\n"
+                "aof_last_cow_size:0\r\n"
+                "module_fork_in_progress:0\r\n"
+                "module_fork_last_cow_size:0\r\n",
                 cfg.appendonly ? 1 : 0, c.in_progress ? 1 : 0, c.scheduled ? 1 : 0, c.last_time_sec,
-                c.current_time_sec, c.last_ok ? "ok" : "err");
+                c.current_time_sec, c.last_ok ? "ok" : "err", c.rewrites, c.consecutive_failures);
     /* Redis 7.0 prints the AOF's sizes (and fields keyraft has no value
      * for) only with appendonly on. */
     if (cfg.appendonly)
@@ -385,6 +338,8 @@ static void section_persistence(struct text *t) {
 
 static void section_stats(struct text *t) {
     const struct server_stats *s = &server.stats;
+    /* Replication is Raft's (INFO raft), not a Redis replication stream:
+     * no repl bytes, full or partial syncs to count here. */
     text_printf(t,
                 "# Stats\r\n"
                 "total_connections_received:%llu\r\n"
@@ -392,31 +347,99 @@ static void section_stats(struct text *t) {
                 "instantaneous_ops_per_sec:%lld\r\n"
                 "total_net_input_bytes:%llu\r\n"
                 "total_net_output_bytes:%llu\r\n"
+                "total_net_repl_input_bytes:0\r\n"
+                "total_net_repl_output_bytes:0\r\n"
                 "instantaneous_input_kbps:%.2f\r\n"
                 "instantaneous_output_kbps:%.2f\r\n"
+                "instantaneous_input_repl_kbps:0.00\r\n"
+                "instantaneous_output_repl_kbps:0.00\r\n"
                 "rejected_connections:%llu\r\n"
-                "expired_keys:%llu\r\n"
-                "evicted_keys:%llu\r\n"
-                "keyspace_hits:%llu\r\n"
-                "keyspace_misses:%llu\r\n"
-                "latest_fork_usec:%lld\r\n"
-                "unexpected_error_replies:%llu\r\n"
-                "total_error_replies:%llu\r\n",
+                "sync_full:0\r\n"
+                "sync_partial_ok:0\r\n"
+                "sync_partial_err:0\r\n",
                 (unsigned long long)s->connections_received,
                 (unsigned long long)s->commands_processed, (long long)rate_get(&ops_rate),
                 (unsigned long long)s->net_input_bytes, (unsigned long long)s->net_output_bytes,
                 rate_get(&input_rate) / 1024, rate_get(&output_rate) / 1024,
-                (unsigned long long)s->rejected_connections, (unsigned long long)s->expired_keys,
-                (unsigned long long)s->evicted_keys, (unsigned long long)s->keyspace_hits,
-                (unsigned long long)s->keyspace_misses, persist_latest_fork_usec(),
-                (unsigned long long)s->unexpected_error_replies,
-                (unsigned long long)s->total_error_replies);
+                (unsigned long long)s->rejected_connections);
+    struct expire_stats e;
+    expire_get_stats(&e);
+    struct persist_info p;
+    persist_get_info(&p);
+    /* No maxmemory-clients (evicted_clients) and no timing of the time spent
+     * over maxmemory (see the report of the INFO work). */
+    text_printf(t,
+                "expired_keys:%llu\r\n"
+                "expired_stale_perc:%.2f\r\n"
+                "expired_time_cap_reached_count:%llu\r\n"
+                "expire_cycle_cpu_milliseconds:%llu\r\n"
+                "evicted_keys:%llu\r\n"
+                "evicted_clients:0\r\n"
+                "total_eviction_exceeded_time:0\r\n"
+                "current_eviction_exceeded_time:0\r\n"
+                "keyspace_hits:%llu\r\n"
+                "keyspace_misses:%llu\r\n"
+                "pubsub_channels:%zu\r\n"
+                "pubsub_patterns:%zu\r\n"
+                "pubsubshard_channels:%zu\r\n"
+                "latest_fork_usec:%lld\r\n"
+                "total_forks:%lld\r\n"
+                "migrate_cached_sockets:%zu\r\n",
+                (unsigned long long)s->expired_keys, e.stale_perc * 100,
+                (unsigned long long)e.time_cap_reached_count,
+                (unsigned long long)(e.cycle_time_us / 1000), (unsigned long long)s->evicted_keys,
+                (unsigned long long)s->keyspace_hits, (unsigned long long)s->keyspace_misses,
+                pubsub_total(PUBSUB_CHANNEL), pubsub_total(PUBSUB_PATTERN),
+                pubsub_total(PUBSUB_SHARD), persist_latest_fork_usec(), p.total_forks,
+                migrate_conn_cached_count());
+    struct tracking_stats ts;
+    tracking_get_stats(&ts);
+    /* Replicas never expire keys on their own (slave_expires_tracked_keys);
+     * no active defrag without jemalloc; RESTORE payloads are never
+     * deep-sanitized (dump_payload_sanitizations); no I/O threads; and no
+     * fixed reply buffer that the cron resizes (reply_buffer_*). */
+    text_printf(t,
+                "slave_expires_tracked_keys:0\r\n"
+                "active_defrag_hits:0\r\n"
+                "active_defrag_misses:0\r\n"
+                "active_defrag_key_hits:0\r\n"
+                "active_defrag_key_misses:0\r\n"
+                "total_active_defrag_time:0\r\n"
+                "current_active_defrag_time:0\r\n"
+                "tracking_total_keys:%zu\r\n"
+                "tracking_total_items:%zu\r\n"
+                "tracking_total_prefixes:%zu\r\n"
+                "unexpected_error_replies:%llu\r\n"
+                "total_error_replies:%llu\r\n"
+                "dump_payload_sanitizations:0\r\n"
+                "total_reads_processed:%llu\r\n"
+                "total_writes_processed:%llu\r\n"
+                "io_threaded_reads_processed:0\r\n"
+                "io_threaded_writes_processed:0\r\n"
+                "reply_buffer_shrinks:0\r\n"
+                "reply_buffer_expands:0\r\n",
+                ts.keys, ts.items, ts.prefixes, (unsigned long long)s->unexpected_error_replies,
+                (unsigned long long)s->total_error_replies, (unsigned long long)s->reads_processed,
+                (unsigned long long)s->writes_processed);
 }
 
+/* keyraft has no partial-resync backlog (a lagging replica catches up from
+ * the Raft log): Redis 7.0 prints these as below until its first replica
+ * creates one, with repl_backlog_size the configured size. */
 static void section_replication(struct text *t) {
     char fields[4096];
     replication_info(fields, sizeof(fields), replication_id());
-    text_printf(t, "# Replication\r\n%s", fields);
+    char backlog_size[32] = "1048576";
+    const struct config_directive *d = config_find("repl-backlog-size");
+    if (d != NULL)
+        config_format(d, backlog_size, sizeof(backlog_size));
+    text_printf(t,
+                "# Replication\r\n%s"
+                "repl_backlog_active:0\r\n"
+                "repl_backlog_size:%s\r\n"
+                "repl_backlog_first_byte_offset:0\r\n"
+                "repl_backlog_histlen:0\r\n",
+                fields, backlog_size);
 }
 
 static void section_cpu(struct text *t) {
@@ -520,7 +543,7 @@ static const struct {
 } sections[] = {
     {"server", IN_DEFAULT | IN_ALL, section_server},
     {"clients", IN_DEFAULT | IN_ALL, section_clients},
-    {"memory", IN_DEFAULT | IN_ALL, section_memory},
+    {"memory", IN_DEFAULT | IN_ALL, info_section_memory},
     {"persistence", IN_DEFAULT | IN_ALL, section_persistence},
     {"stats", IN_DEFAULT | IN_ALL, section_stats},
     {"replication", IN_DEFAULT | IN_ALL, section_replication},

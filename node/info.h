@@ -24,6 +24,10 @@ struct info_memory {
 };
 void info_memory(struct info_memory *m);
 
+/* Takes used_memory as it is once the server is set up, before any data is
+ * loaded (INFO used_memory_startup). main.c calls it once. */
+void info_note_startup(void);
+
 /* Samples operation and network rates; the cron calls it every tick. */
 void info_cron(void);
 

@@ -4,6 +4,7 @@
 #include "node/cluster_mode.h"
 #include "node/cluster_shard.h"
 #include "node/config.h"
+#include "node/info.h"
 #include "node/log.h"
 #include "node/metrics.h"
 #include "node/persist.h"
@@ -135,6 +136,7 @@ int main(int argc, char **argv) {
         cluster_shard_start() != 0 || server_listen() != 0 || metrics_start() != 0 ||
         persist_start_loading() != 0)
         goto err_after_config;
+    info_note_startup();
     if (cfg.pidfile[0] != '\0')
         write_pidfile();
     log_notice("Running mode=%s, port=%lld.", cfg.cluster_enabled ? "cluster" : "standalone",
