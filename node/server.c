@@ -273,5 +273,6 @@ void server_close(void) {
     free(server.dbs);
     acl_close();
     script_close();
+    tracking_close();
     command_table_close();
 }

@@ -488,6 +488,25 @@ void tracking_invalidate_all(struct exec_ctx *ctx) {
     tracked_items = 0;
 }
 
+static void prefix_free_elem(void *elem) {
+    prefix_free(elem);
+}
+
+void tracking_close(void) {
+    if (!ready)
+        return;
+    for (size_t i = 0; i < pending_count; i++)
+        mem_free(pending[i].key);
+    mem_free(pending);
+    pending = NULL;
+    pending_count = pending_cap = 0;
+    dict_close(&tracked, free_tracked);
+    dict_close(&prefix_table, prefix_free_elem);
+    dict_close(&clients_by_id, NULL);
+    tracked_items = 0;
+    ready = false;
+}
+
 void tracking_get_stats(struct tracking_stats *st) {
     st->clients = tracking_clients;
     st->keys = ready ? dict_size(&tracked) : 0;

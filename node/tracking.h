@@ -86,6 +86,9 @@ bool tracking_is_bcast(const struct client *c);
 bool tracking_redirect_broken(const struct client *c);
 long long tracking_redirect_id(const struct client *c);
 
+/* At shutdown, after every client closed: frees the tracking tables. */
+void tracking_close(void);
+
 /* What INFO reports (Redis 7.0 tracking_clients, tracking_total_keys,
  * tracking_total_items, tracking_total_prefixes). */
 struct tracking_stats {
