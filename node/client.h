@@ -56,6 +56,7 @@ struct client {
     char *qbuf;
     size_t qstart, qlen, qcap;
     struct resp_parser parser;
+    unsigned prefetch_pause; /* pipelines left to run without read-ahead (node/prefetch.c) */
 
     /* output */
     struct resp_out out;      /* replies not yet handed to the socket */

@@ -14,6 +14,11 @@
  * flight to fill the core's line-fill buffers. */
 #define READ_AHEAD 16
 
+/* A client whose pipeline held no reads (writes prefetch when they apply)
+ * most likely sends more of the same: skip reading ahead for this many of
+ * its next pipelines, then look again. */
+#define PAUSE_AFTER_NO_READS 16
+
 /* One parser for every client: it only ever runs inside this call. */
 static struct resp_parser scout;
 static bool scout_ready;
@@ -21,6 +26,10 @@ static bool scout_ready;
 size_t prefetch_pipeline(struct client *c) {
     /* Inline requests are unescaped in place: they can be parsed only once.
      * Unauthenticated clients run nothing that reads keys. */
+    if (c->prefetch_pause > 0) {
+        c->prefetch_pause--;
+        return c->qlen;
+    }
     if (c->qbuf[c->qstart] != '*' || !dispatch_is_authenticated(c))
         return c->qlen;
     if (!scout_ready) {
@@ -50,6 +59,8 @@ size_t prefetch_pipeline(struct client *c) {
     resp_parser_reset(&scout);
     if (commands < 2)
         return c->qlen; /* one command: nothing to overlap its lookup with */
+    if (wanted == 0)
+        c->prefetch_pause = PAUSE_AFTER_NO_READS;
     keyspace_prefetch(keys, wanted);
     return pos;
 }

@@ -3,7 +3,8 @@
  * records of their keys are loaded together (storage's keyspace_prefetch),
  * so the cache misses of the lookups overlap instead of following one
  * another. Writes are left out: their lookups happen when their Raft entry
- * applies, which prefetches on its own (node/propose.c). */
+ * applies, which prefetches on its own (node/propose.c); a client whose
+ * pipelines hold only writes is not read ahead for a while. */
 #ifndef KR_NODE_PREFETCH_H
 #define KR_NODE_PREFETCH_H
 
