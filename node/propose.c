@@ -10,6 +10,7 @@
 #include "node/exec.h"
 #include "node/log.h"
 #include "node/multi.h"
+#include "node/prefetch.h"
 #include "node/script.h"
 #include "node/server.h"
 #include "node/shard.h"
@@ -259,14 +260,12 @@ static const struct command *resolve(const struct entry_command *ec) {
     return cmd != NULL && cmd->handler != NULL && command_arity_ok(cmd, ec->argc) ? cmd : NULL;
 }
 
-/* Commands are read this far ahead of the one applying, so the cache misses
- * of their key lookups overlap (keyspace_prefetch). At the rate a batch
- * applies, those misses are most of the cost of a simple write. */
-#define READ_AHEAD 16
-
+/* Commands are read PREFETCH_AHEAD ahead of the one applying, so the cache
+ * misses of their key lookups overlap (keyspace_prefetch). At the rate a
+ * batch applies, those misses are most of the cost of a simple write. */
 struct lookahead {
-    struct entry_reader scout; /* a second reader, up to READ_AHEAD commands ahead */
-    const struct command *cmds[READ_AHEAD];
+    struct entry_reader scout; /* a second reader, up to PREFETCH_AHEAD commands ahead */
+    const struct command *cmds[PREFETCH_AHEAD];
     size_t count, next; /* commands read ahead, and how many of them are used */
     bool is_on;
 };
@@ -284,21 +283,17 @@ static void lookahead_close(struct lookahead *la) {
 }
 
 static void read_ahead(struct lookahead *la) {
-    struct keyspace_prefetch keys[READ_AHEAD];
+    struct keyspace_prefetch keys[PREFETCH_AHEAD];
     struct entry_command ec;
     int rc = 1;
     la->count = la->next = 0;
-    while (la->count < READ_AHEAD && (rc = entry_reader_next(&la->scout, &ec)) == 1) {
+    while (la->count < PREFETCH_AHEAD && (rc = entry_reader_next(&la->scout, &ec)) == 1) {
         const struct command *cmd = resolve(&ec);
         struct keyspace_prefetch *key = &keys[la->count];
         la->cmds[la->count++] = cmd;
         key->ks = NULL;
-        if (cmd != NULL && ec.db < cfg.databases && cmd->first_key > 0 &&
-            cmd->first_key < ec.argc) {
-            key->ks = server_db_if_exists(ec.db);
-            key->key = ec.argv[cmd->first_key];
-            key->len = ec.argvlen[cmd->first_key];
-        }
+        if (cmd != NULL && ec.db < cfg.databases)
+            prefetch_key_of(cmd, server_db_if_exists(ec.db), ec.argc, ec.argv, ec.argvlen, key);
     }
     if (rc < 0) {
         /* Out of memory for the scout's arrays: it fell out of step with the
