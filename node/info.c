@@ -2,7 +2,8 @@
  * headers, field names and field order, and keeps the statistics that only
  * INFO needs (rate samples, errorstats). The counters themselves live in
  * server.stats and in each command's stats. A field Redis prints for a
- * feature keyraft lacks is left out rather than faked. */
+ * feature keyraft lacks shows the value Redis shows with that feature off,
+ * and a comment at the field says why it is constant. */
 #include "node/info.h"
 #include "node/info_internal.h"
 
@@ -10,19 +11,19 @@
 #include "node/client.h"
 #include "node/cluster_bus.h"
 #include "node/command.h"
+#include "node/compaction.h"
 #include "node/config.h"
 #include "node/config_table.h"
 #include "node/expire.h"
-#include "node/migrate_conn.h"
-#include "node/pubsub.h"
-#include "node/tracking.h"
 #include "node/log.h"
-#include "node/compaction.h"
+#include "node/migrate_conn.h"
 #include "node/persist.h"
+#include "node/pubsub.h"
 #include "node/raft_info.h"
-#include "node/server.h"
 #include "node/replication.h"
+#include "node/server.h"
 #include "node/shard.h"
+#include "node/tracking.h"
 #include "node/version.h"
 #include "resp/writer.h"
 #include "storage/keyspace.h"
@@ -366,8 +367,8 @@ static void section_stats(struct text *t) {
     expire_get_stats(&e);
     struct persist_info p;
     persist_get_info(&p);
-    /* No maxmemory-clients (evicted_clients) and no timing of the time spent
-     * over maxmemory (see the report of the INFO work). */
+    /* No maxmemory-clients (evicted_clients); the time spent over
+     * maxmemory is not measured yet, so its two fields stay 0. */
     text_printf(t,
                 "expired_keys:%llu\r\n"
                 "expired_stale_perc:%.2f\r\n"

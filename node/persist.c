@@ -368,8 +368,7 @@ int persist_bgsave(void) {
         log_warning("Can't save in background: fork: %s", strerror(errno));
         return -1;
     }
-    st.total_forks++;
-    st.save_keys_total = total_keys();
+    persist_note_fork(st.latest_fork_usec);
     log_notice("Background saving started by pid %d (fork took %lld us)", (int)pid,
                st.latest_fork_usec);
     st.child = pid;

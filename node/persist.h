@@ -67,8 +67,8 @@ bool persist_child_running(void);
  * rdb_last_bgsave_status/time, and on success LASTSAVE and the changes
  * counted since 'dirty_at_start'. */
 void persist_note_background_save(bool ok, long long duration_s, long long dirty_at_start);
-/* A child was forked elsewhere (a Raft snapshot) in 'fork_usec': INFO
- * latest_fork_usec and total_forks. */
+/* A child was forked (a BGSAVE, or a Raft snapshot elsewhere) in
+ * 'fork_usec': INFO latest_fork_usec, total_forks, current_save_keys_total. */
 void persist_note_fork(long long fork_usec);
 /* BGSAVE SCHEDULE while a child runs: start one as soon as it ends. */
 void persist_schedule_bgsave(void);

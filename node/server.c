@@ -16,8 +16,8 @@
 #include "node/stream_args.h"
 #include "node/tracking.h"
 #include "storage/hash.h"
-#include "storage/types.h"
 #include "storage/keyspace.h"
+#include "storage/types.h"
 
 #include <errno.h>
 #include <fcntl.h>
